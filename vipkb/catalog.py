@@ -1,0 +1,98 @@
+"""Catalog listings shared by the CLI and the web: models and simulators.
+
+Each listing is one SPARQL query (:mod:`vipkb.queries`); nothing here walks
+the graph in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from vipkb import queries
+from vipkb.kb import KnowledgeBase
+from vipkb.results import term_text
+
+
+def _local(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One line of the model catalog."""
+
+    iri: str
+    label: str
+    dynamics: str
+    dimensionality: int | None
+    instants: int
+    parts: int
+    layers: str
+    ready: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """Short identifier: the last segment of the IRI."""
+        return _local(self.iri)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form, with ``id`` and ``ready`` as text."""
+        d = asdict(self)
+        d["id"] = self.id
+        d["ready"] = ", ".join(self.ready) or "-"
+        return d
+
+
+@dataclass(frozen=True)
+class SimulatorSummary:
+    """One line of the simulator catalog."""
+
+    iri: str
+    label: str
+    modality: str
+    version: str
+    parameters: int
+
+    @property
+    def id(self) -> str:
+        """Short identifier: the last segment of the IRI."""
+        return _local(self.iri)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form, with ``id``."""
+        d = asdict(self)
+        d["id"] = self.id
+        return d
+
+
+def list_models(kb: KnowledgeBase) -> list[ModelSummary]:
+    """Every model, with its structure counts and the modalities it is ready for."""
+    out = []
+    for r in kb.store.query(queries.MODELS):
+        ready = tuple(sorted(filter(None, term_text(r.get("ready")).split(", "))))
+        dim = r.get("dimensionality")
+        out.append(ModelSummary(
+            iri=r["model"].value,
+            label=r["label"].value,
+            dynamics=_local(term_text(r.get("dynamics"))) or "-",
+            dimensionality=int(dim.value) if dim is not None else None,
+            instants=int(r["instants"].value),
+            parts=int(r["parts"].value),
+            layers=term_text(r.get("layers")) or "-",
+            ready=ready,
+        ))
+    return out
+
+
+def list_simulators(kb: KnowledgeBase) -> list[SimulatorSummary]:
+    """Every simulator with its modality, version and number of parameters."""
+    return [
+        SimulatorSummary(
+            iri=r["simulator"].value,
+            label=r["label"].value,
+            modality=_local(r["modality"].value),
+            version=term_text(r.get("version")) or "-",
+            parameters=int(r["parameters"].value),
+        )
+        for r in kb.store.query(queries.SIMULATORS)
+    ]

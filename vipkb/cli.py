@@ -1,0 +1,277 @@
+"""The ``vipkb`` command line: a thin layer over :class:`vipkb.kb.KnowledgeBase`.
+
+Errors are one line on stderr and a non-zero exit status, never a traceback.
+Where the store lives comes from the environment (``VIPKB_HOME``,
+``VIPKB_STORE``; see :mod:`vipkb.config`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import pyoxigraph as ox
+from tqdm import tqdm
+
+from vipkb import __version__
+from vipkb.catalog import list_models, list_simulators
+from vipkb.config import Settings
+from vipkb.documents import load_path
+from vipkb.errors import NotConformingError, VipkbError
+from vipkb.kb import CommitResult, KnowledgeBase
+from vipkb.results import QueryResult, term_text
+from vipkb.validation import compact
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn VIPKB errors into one line on stderr and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NotConformingError as err:
+            click.echo(err.report.text(), err=True)
+            _fail(str(err))
+        except VipkbError as err:
+            _fail(str(err))
+        except OSError as err:
+            _fail(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
+
+    return wrapper
+
+
+@contextmanager
+def open_kb() -> Iterator[KnowledgeBase]:
+    """Open the knowledge base named by the environment, closing it afterwards."""
+    kb = KnowledgeBase.open(Settings.from_env())
+    try:
+        yield kb
+    finally:
+        kb.close()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print rows as an aligned plain-text table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _print_commit(result: CommitResult) -> None:
+    for g in result.written:
+        click.echo(f"wrote   <{g}>")
+    for g in result.dropped:
+        click.echo(f"dropped <{g}>")
+    for g in result.skipped:
+        click.echo(f"unchanged <{g}>")
+    for model, modalities in sorted(result.ready.items()):
+        click.echo(f"ready   <{model}>: {', '.join(modalities) or 'no modality'}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vipkb")
+def main() -> None:
+    """VIPKB: object models, simulators and simulated data as linked data.
+
+    The knowledge base is an embedded Oxigraph store in $VIPKB_HOME
+    (default ./var/kb), or any SPARQL 1.1 endpoint named by $VIPKB_STORE.
+    """
+
+
+@main.command()
+@click.option("--no-data", is_flag=True, help="Load the ontology and shapes only, not the bundled models.")
+@guarded
+def init(no_data: bool) -> None:
+    """Load the bundled ontology, shapes and models (idempotent)."""
+    with open_kb() as kb:
+        click.echo(f"knowledge base: {kb.store.describe()}")
+        report = kb.init(load_data=not no_data, progress=click.echo)
+        if not (report.ontology_loaded or report.shapes_loaded or report.data.written):
+            click.echo("already up to date")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--graph", help="Target named graph (one triple document only).")
+@click.option("--format", "fmt", help="RDF syntax, when the file extension does not tell it.")
+@guarded
+def load(files: tuple[Path, ...], graph: str | None, fmt: str | None) -> None:
+    """Validate FILES and write them in one transaction (all or nothing)."""
+    if graph and len(files) > 1:
+        raise click.UsageError("--graph names the target of one document; give one file")
+    with open_kb() as kb:
+        tx = kb.transaction()
+        for path in tqdm(files, desc="parsing", unit="file", disable=len(files) < 10 or None, file=sys.stderr):
+            tx.put(load_path(path, max_bytes=kb.settings.max_document_bytes, format=fmt), graph=graph)
+        _print_commit(tx.commit())
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", help="RDF syntax, when the file extension does not tell it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@guarded
+def validate(files: tuple[Path, ...], fmt: str | None, as_json: bool) -> None:
+    """Check FILES against the shapes without writing; exit 1 on violation."""
+    with open_kb() as kb:
+        tx = kb.transaction()
+        for path in files:
+            tx.put(load_path(path, max_bytes=kb.settings.max_document_bytes, format=fmt))
+        report = tx.validate()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(report.text())
+    if not report.conforms:
+        sys.exit(1)
+
+
+def _rows_text(result: QueryResult) -> list[list[str]]:
+    return [[compact(r[v]) if isinstance(r.get(v), ox.NamedNode) else term_text(r.get(v))
+             for v in result.variables] for r in result.rows]
+
+
+@main.command()
+@click.argument("sparql", required=False)
+@click.option("-f", "--file", "file", type=click.File("r"), help="Read the query from a file ('-' for stdin).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@guarded
+def query(sparql: str | None, file: io.TextIOBase | None, fmt: str) -> None:
+    """Run a SPARQL query; the vip:, prov:, dcat: ... prefixes are predeclared."""
+    if (sparql is None) == (file is None):
+        raise click.UsageError("give the query as an argument or with -f FILE, not both")
+    text = sparql if sparql is not None else file.read()
+    with open_kb() as kb:
+        result = kb.query(text)
+    if result.kind == "graph":
+        rdf = {"json": ox.RdfFormat.JSON_LD}.get(fmt, ox.RdfFormat.TURTLE)
+        click.echo(result.serialize(rdf).decode(), nl=False)
+    elif result.kind == "ask":
+        click.echo(json.dumps({"boolean": result.boolean}) if fmt == "json" else str(result.boolean).lower())
+    elif fmt == "json":
+        click.echo(result.serialize(ox.QueryResultsFormat.JSON).decode())
+    elif fmt == "csv":
+        click.echo(result.serialize(ox.QueryResultsFormat.CSV).decode(), nl=False)
+    else:
+        print_table(result.variables, _rows_text(result))
+        click.echo(f"({len(result)} row{'s' * (len(result) != 1)})")
+
+
+def _emit(records: list[dict[str, Any]], columns: list[tuple[str, str]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(records, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow([key for key, _ in columns])
+        w.writerows([[str(r[key]) for key, _ in columns] for r in records])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        print_table([title for _, title in columns], [[str(r[key]) for key, _ in columns] for r in records])
+
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+                       show_default=True)
+
+_MODEL_COLUMNS = [("id", "model"), ("label", "label"), ("dynamics", "dynamics"), ("instants", "instants"),
+                  ("parts", "parts"), ("layers", "layers"), ("ready", "ready for")]
+_SIMULATOR_COLUMNS = [("id", "simulator"), ("label", "label"), ("modality", "modality"),
+                      ("version", "version"), ("parameters", "parameters")]
+
+
+@main.command()
+@_FORMAT
+@guarded
+def models(fmt: str) -> None:
+    """List the object models and the modalities each is ready for."""
+    with open_kb() as kb:
+        _emit([m.as_dict() for m in list_models(kb)], _MODEL_COLUMNS, fmt)
+
+
+@main.command()
+@_FORMAT
+@guarded
+def simulators(fmt: str) -> None:
+    """List the simulators described in the knowledge base."""
+    with open_kb() as kb:
+        _emit([s.as_dict() for s in list_simulators(kb)], _SIMULATOR_COLUMNS, fmt)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@guarded
+def stats(as_json: bool) -> None:
+    """Count models, simulators, runs, graphs and quads."""
+    with open_kb() as kb:
+        counts = kb.stats()
+        where = kb.store.describe()
+    if as_json:
+        click.echo(json.dumps(counts, indent=2))
+        return
+    click.echo(where)
+    print_table(["what", "count"], [[k, str(v)] for k, v in counts.items()])
+
+
+@main.command()
+@guarded
+def summary() -> None:
+    """Print the catalog: models, simulators and counts."""
+    with open_kb() as kb:
+        models_ = [m.as_dict() for m in list_models(kb)]
+        sims = [s.as_dict() for s in list_simulators(kb)]
+        counts = kb.stats()
+        where = kb.store.describe()
+    click.echo(f"VIPKB catalog ({where})\n")
+    click.echo(f"Models ({len(models_)})")
+    _emit(models_, _MODEL_COLUMNS, "table")
+    click.echo(f"\nSimulators ({len(sims)})")
+    if sims:
+        _emit(sims, _SIMULATOR_COLUMNS, "table")
+    else:
+        click.echo("none registered yet")
+    click.echo("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["trig", "nquads"]), default="trig", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout.")
+@guarded
+def export(fmt: str, output: Path | None) -> None:
+    """Write every named graph as TriG or N-Quads."""
+    rdf = ox.RdfFormat.TRIG if fmt == "trig" else ox.RdfFormat.N_QUADS
+    with open_kb() as kb:
+        if output is None:
+            kb.export(sys.stdout.buffer, rdf)
+            return
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as fh:
+            kb.export(fh, rdf)
+        partial.replace(output)  # never leave a half-written export under the real name
+    click.echo(f"exported to {output}")
+
+
+@main.command()
+@click.argument("graph")
+@guarded
+def drop(graph: str) -> None:
+    """Remove one data graph and the inferences about its models."""
+    with open_kb() as kb:
+        _print_commit(kb.drop(graph))

@@ -1,0 +1,129 @@
+"""Named SPARQL queries: the ones the core, the CLI and the web share.
+
+Queries read the union of the named graphs as their default graph (the
+embedded store is asked for it; a remote server must be configured so, see
+the README).  Terms are written into the text through :func:`iri`, which
+cannot produce anything but one IRI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rdflib.namespace import DCTERMS
+
+from vipkb.namespaces import VIP, Graphs, sparql_prefixes
+
+
+def iri(value: str) -> str:
+    """Render an IRI for SPARQL text, refusing characters that could escape it.
+
+    >>> iri("https://w3id.org/vipkb/model/x")
+    '<https://w3id.org/vipkb/model/x>'
+    """
+    if any(c in value for c in '<>"{}|^`\\ \n\r\t'):
+        raise ValueError(f"not an IRI: {value!r}")
+    return f"<{value}>"
+
+
+def values(variable: str, iris: Iterable[str]) -> str:
+    """A ``VALUES ?variable { ... }`` block."""
+    return f"VALUES ?{variable} {{ {' '.join(iri(v) for v in iris)} }}"
+
+
+P = sparql_prefixes()
+
+IS_INITIALISED = P + f"ASK {{ GRAPH {iri(Graphs.ONTOLOGY)} {{ ?o a owl:Ontology }} }}"
+
+
+def referenced_types(resources: Iterable[str], exclude_graphs: Iterable[str]) -> str:
+    """Types of resources a document points at, outside the graphs it replaces."""
+    excluded = ", ".join(iri(g) for g in exclude_graphs)
+    flt = f"FILTER (?g NOT IN ({excluded}))" if excluded else ""
+    return P + f"SELECT DISTINCT ?s ?type WHERE {{ {values('s', resources)} GRAPH ?g {{ ?s a ?type }} {flt} }}"
+
+
+def models_in_graphs(graphs: Iterable[str]) -> str:
+    """Models described in the given graphs."""
+    return P + f"SELECT DISTINCT ?model WHERE {{ {values('g', graphs)} GRAPH ?g {{ ?model a vip:ObjectModel }} }}"
+
+
+def catalog_records(graphs: Iterable[str]) -> str:
+    """Content hashes recorded for the given graphs."""
+    return P + (f"SELECT ?g ?hash WHERE {{ {values('g', graphs)} "
+                f"GRAPH {iri(Graphs.CATALOG)} {{ ?g dcterms:identifier ?hash }} }}")
+
+
+ALL_MODEL_GRAPHS = P + (
+    "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?model a vip:ObjectModel } "
+    f"FILTER (?g NOT IN ({', '.join(iri(g) for g in sorted(Graphs.RESERVED))})) }}"
+)
+
+MODELS = P + f"""
+SELECT ?model ?label ?dynamics ?dimensionality
+       (COUNT(DISTINCT ?instant) AS ?instants) (COUNT(DISTINCT ?part) AS ?parts)
+       (GROUP_CONCAT(DISTINCT ?layerKindLabel; separator=", ") AS ?layers)
+       (GROUP_CONCAT(DISTINCT ?modalityName; separator=", ") AS ?ready)
+WHERE {{
+  ?model a vip:ObjectModel ; rdfs:label ?label .
+  OPTIONAL {{ ?model vip:dynamics ?dynamics }}
+  OPTIONAL {{ ?model vip:spatialDimensionality ?dimensionality }}
+  OPTIONAL {{ ?model vip:hasTimePoint/vip:hasInstant ?instant .
+             ?instant vip:hasObjectLayer ?layer .
+             ?layer vip:hasLayerPart ?part ; a ?layerKind .
+             ?layerKind rdfs:subClassOf vip:ObjectLayer ; rdfs:label ?layerKindLabel . }}
+  OPTIONAL {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?modality }}
+             BIND (STRAFTER(STR(?modality), "#") AS ?modalityName) }}
+}}
+GROUP BY ?model ?label ?dynamics ?dimensionality
+ORDER BY ?label ?model
+"""
+
+SIMULATORS = P + """
+SELECT ?simulator ?label ?modality ?version (COUNT(DISTINCT ?param) AS ?parameters)
+WHERE {
+  ?simulator a vip:Simulator ; rdfs:label ?label ; vip:simulatesModality ?modality .
+  OPTIONAL { ?simulator vip:softwareVersion ?version }
+  OPTIONAL { ?simulator vip:hasParameter ?param }
+}
+GROUP BY ?simulator ?label ?modality ?version
+ORDER BY ?label ?simulator
+"""
+
+
+def ready_for_modality(modality: str) -> str:
+    """Models whose every labelled part has each kind the modality requires.
+
+    Computed from the annotations directly (closed world), so it can run on
+    any copy of the data, with or without the reasoner's materialisation.
+    """
+    return P + f"""
+SELECT DISTINCT ?model WHERE {{
+  ?model a vip:ObjectModel .
+  FILTER EXISTS {{ ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer/vip:hasLayerPart ?any }}
+  FILTER NOT EXISTS {{
+    ?model vip:hasTimePoint/vip:hasInstant ?instant .
+    ?instant vip:hasObjectLayer/vip:hasLayerPart ?part .
+    {iri(modality)} vip:requiresParameterKind ?kind .
+    FILTER NOT EXISTS {{ ?value vip:forLayerPart ?part ; vip:parameterKind ?kind }}
+    FILTER NOT EXISTS {{ ?instant vip:hasParameterMap/vip:parameterKind ?kind }}
+  }}
+}} ORDER BY ?model"""
+
+
+INFERRED_READY = P + f"""
+SELECT ?model ?modality WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?modality }} }}
+ORDER BY ?model ?modality"""
+
+CLASS_COUNTS = P + f"""
+SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+  {values('class', [VIP.ObjectModel, VIP.LayerPart, VIP.Simulator, VIP.SimulationRun, VIP.SimulatedData])}
+  OPTIONAL {{ ?s a ?class }}
+}} GROUP BY ?class"""
+
+GRAPH_SIZES = P + f"""
+SELECT ?g (COUNT(*) AS ?n) ?source ?modified WHERE {{
+  GRAPH ?g {{ ?s ?p ?o }}
+  OPTIONAL {{ GRAPH {iri(Graphs.CATALOG)} {{ ?g {iri(str(DCTERMS.source))} ?source ;
+                                              {iri(str(DCTERMS.modified))} ?modified }} }}
+}} GROUP BY ?g ?source ?modified ORDER BY ?g"""

@@ -1,0 +1,76 @@
+"""The embedded store: a persistent pyoxigraph ``Store`` in a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+
+from vipkb.errors import QueryError, StoreError
+from vipkb.results import QueryResult
+from vipkb.stores import Store
+
+
+class EmbeddedStore(Store):
+    """Oxigraph's RocksDB store, opened once per process.
+
+    Parameters
+    ----------
+    path
+        Directory of the store, created if missing; ``None`` keeps the data
+        in memory (tests, throw-away validation).
+    """
+
+    name = "oxigraph"
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        try:
+            if self.path is None:
+                self._store = ox.Store()
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._store = ox.Store(str(self.path))
+        except OSError as err:
+            raise StoreError(
+                f"cannot open the knowledge base at {self.path}: {err}. If another VIPKB process "
+                "(e.g. `vipkb serve`) holds it, stop it or point both at a shared server with VIPKB_STORE"
+            ) from None
+
+    @property
+    def oxigraph(self) -> ox.Store:
+        """The underlying pyoxigraph store, for bulk operations and benchmarks."""
+        return self._store
+
+    def query(self, sparql: str) -> QueryResult:
+        try:
+            return QueryResult.from_oxigraph(self._store.query(sparql, use_default_graph_as_union=True))
+        except SyntaxError as err:
+            raise QueryError(f"malformed SPARQL query: {err}") from None
+        except OSError as err:
+            raise StoreError(f"store error while querying: {err}") from None
+
+    def update(self, sparql: str) -> None:
+        try:
+            self._store.update(sparql)
+        except SyntaxError as err:
+            raise QueryError(f"malformed SPARQL update: {err}") from None
+        except OSError as err:
+            raise StoreError(f"store error while updating: {err}") from None
+
+    def graph_triples(self, graph: ox.NamedNode) -> list[ox.Triple]:
+        return [q.triple for q in self._store.quads_for_pattern(None, None, None, graph)]
+
+    def dump(self, output: BinaryIO, format: ox.RdfFormat) -> None:
+        self._store.dump(output, format)
+
+    def quad_count(self) -> int:
+        return len(self._store)
+
+    def describe(self) -> str:
+        return f"embedded Oxigraph store at {self.path}" if self.path else "in-memory Oxigraph store"
+
+    def close(self) -> None:
+        self._store.flush()
+        del self._store

@@ -1,0 +1,182 @@
+"""SHACL validation of incoming documents (pySHACL).
+
+The data graph handed to pySHACL is small on purpose: the incoming
+statements, the ontology (mixed in, so that
+``sh:class`` sees subclasses and SPARQL constraints see a kind's allowed
+units), and the ``rdf:type`` of each resource the document points at but does
+not describe (fetched from the store in one query).  Validation time thus
+depends on the document, not on the size of the knowledge base.
+
+Results whose focus node is one of those referenced resources are dropped:
+they are validated in their own graphs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+import pyshacl
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import RDF, SH
+from rdflib.term import Node
+
+from vipkb.namespaces import PREFIXES
+
+
+def compact(term: object) -> str:
+    """Shorten an IRI with the known prefixes, for messages.
+
+    >>> compact(URIRef("https://w3id.org/vipkb/ontology#T1"))
+    'vip:T1'
+    """
+    if isinstance(term, URIRef | ox.NamedNode):
+        iri = str(term) if isinstance(term, URIRef) else term.value
+        for prefix, ns in PREFIXES.items():
+            if iri.startswith(ns) and len(iri) > len(ns):
+                return f"{prefix}:{iri[len(ns):]}"
+        return f"<{iri}>"
+    if isinstance(term, BNode | ox.BlankNode):
+        return "[blank node]"
+    if isinstance(term, Literal):
+        return repr(str(term))
+    if isinstance(term, ox.Literal):
+        return repr(term.value)
+    return str(term)
+
+
+def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Node:
+    """Convert one Oxigraph term to its rdflib equivalent."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    return Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
+    """Build an in-memory rdflib graph from Oxigraph triples or quads (graphs merged)."""
+    g = Graph()
+    for t in triples:
+        g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+    return g
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One SHACL result, in words a person can act on."""
+
+    focus: str
+    path: str | None
+    message: str
+    component: str
+    severity: str
+    value: str | None = None
+    source: str | None = None
+
+    def summary(self) -> str:
+        """One line: where, what, which value."""
+        where = self.focus + (f" {self.path}" if self.path else "")
+        value = f" (value {self.value})" if self.value is not None else ""
+        return f"{where}: {self.message}{value} [{self.component}]"
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating a write: conforms or not, and why."""
+
+    conforms: bool
+    results: list[Violation] = field(default_factory=list)
+
+    def by_focus(self) -> dict[str, list[Violation]]:
+        """Violations grouped by focus node, in first-seen order."""
+        grouped: dict[str, list[Violation]] = {}
+        for v in self.results:
+            grouped.setdefault(v.focus, []).append(v)
+        return grouped
+
+    def text(self) -> str:
+        """A readable report, one block per focus node."""
+        if self.conforms:
+            return "Conforms."
+        lines = [f"Does not conform: {len(self.results)} violation(s)."]
+        for focus, items in self.by_focus().items():
+            src = f" (in {items[0].source})" if items[0].source else ""
+            lines.append(f"  {focus}{src}")
+            for v in items:
+                path = f"{v.path}: " if v.path else ""
+                value = f" (value {v.value})" if v.value is not None else ""
+                lines.append(f"    - {path}{v.message}{value} [{v.component}]")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form for the API and ``--format json``."""
+        return {"conforms": self.conforms, "results": [v.__dict__ for v in self.results]}
+
+
+def _describe_focus(node: Node, data: Graph) -> str:
+    if isinstance(node, BNode):
+        # A blank node means nothing to a person: name it through its
+        # parent and, for parameter values, its kind.
+        for s, p in data.subject_predicates(node):
+            kind = data.value(node, URIRef(PREFIXES["vip"] + "parameterKind"))
+            extra = f" of kind {compact(kind)}" if kind is not None else ""
+            return f"{compact(s)} {compact(p)} [...]{extra}"
+        return "[blank node]"
+    return compact(node)
+
+
+class Validator:
+    """Validates documents against the shapes, mixing in the ontology.
+
+    Parameters
+    ----------
+    shapes, ontology
+        The shapes and the ontology as rdflib graphs, parsed once.
+    """
+
+    def __init__(self, shapes: Graph, ontology: Graph) -> None:
+        self.shapes = shapes
+        self.ontology = ontology
+
+    def validate(self, data: Graph, *, focus: set[Node] | None = None,
+                 sources: dict[Node, str] | None = None) -> ValidationReport:
+        """Validate ``data``; keep results about ``focus`` nodes only (all if ``None``).
+
+        ``data`` is extended in place with the ontology: pySHACL's own
+        ``ont_graph`` mixing deep-copies every blank node and costs seconds.
+        """
+        for triple in self.ontology:
+            data.add(triple)
+        conforms, results_graph, _ = pyshacl.validate(
+            data, shacl_graph=self.shapes, advanced=True, inference="none",
+            allow_warnings=True, inplace=True,
+        )
+        if conforms:
+            return ValidationReport(conforms=True)
+        violations = []
+        for result in results_graph.subjects(RDF.type, SH.ValidationResult):
+            node = results_graph.value(result, SH.focusNode)
+            if focus is not None and node not in focus:
+                continue
+            path = results_graph.value(result, SH.resultPath)
+            value = results_graph.value(result, SH.value)
+            message = results_graph.value(result, SH.resultMessage)
+            component = results_graph.value(result, SH.sourceConstraintComponent)
+            severity = results_graph.value(result, SH.resultSeverity)
+            if severity != SH.Violation:
+                continue
+            violations.append(Violation(
+                focus=_describe_focus(node, data),
+                path=compact(path) if isinstance(path, URIRef) else None,
+                message=str(message) if message is not None else "constraint violated",
+                component=compact(component),
+                severity=compact(severity),
+                value=compact(value) if value is not None else None,
+                source=(sources or {}).get(node),
+            ))
+        violations.sort(key=lambda v: (v.source or "", v.focus, v.path or "", v.component, v.message))
+        return ValidationReport(conforms=not violations, results=violations)

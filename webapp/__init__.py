@@ -1,0 +1,1 @@
+"""The Flask web platform: a thin layer over :mod:`vipkb` (arrives with the web issues)."""
