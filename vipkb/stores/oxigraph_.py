@@ -63,10 +63,7 @@ class EmbeddedStore(Store):
         return [q.triple for q in self._store.quads_for_pattern(None, None, None, graph)]
 
     def dump(self, output: BinaryIO, format: ox.RdfFormat) -> None:
-        self._store.dump(output, format)
-
-    def quad_count(self) -> int:
-        return len(self._store)
+        ox.serialize((q for q in self._store if not isinstance(q.graph_name, ox.DefaultGraph)), output, format)
 
     def describe(self) -> str:
         return f"embedded Oxigraph store at {self.path}" if self.path else "in-memory Oxigraph store"

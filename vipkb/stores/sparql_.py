@@ -11,7 +11,6 @@ update request atomically, which is what the knowledge base's writes need.
 
 from __future__ import annotations
 
-import io
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -122,9 +121,6 @@ class RemoteStore(Store):
         quads: list[ox.Quad] = []
         for g in self.named_graphs():
             quads.extend(ox.Quad(t.subject, t.predicate, t.object, g) for t in self.graph_triples(g))
-        default = self._gsp_get("default", "application/n-triples")
-        if default:
-            quads.extend(ox.parse(io.BytesIO(default), format=ox.RdfFormat.N_TRIPLES))
         ox.serialize(quads, output, format)
 
     def describe(self) -> str:

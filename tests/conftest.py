@@ -1,0 +1,153 @@
+"""Shared fixtures: knowledge bases on every store, a real `oxigraph serve`, the CLI runner."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from vipkb import KnowledgeBase, Settings
+from vipkb.stores import Store
+from vipkb.stores.oxigraph_ import EmbeddedStore
+from vipkb.stores.sparql_ import RemoteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def oxigraph_executable() -> str:
+    """The `oxigraph` server installed with the test extras (PyPI package `oxigraph`)."""
+    beside = Path(sys.executable).parent / "oxigraph"
+    found = str(beside) if beside.exists() else shutil.which("oxigraph")
+    if not found:
+        raise RuntimeError("the `oxigraph` server is missing: install the test extras (pip install -e '.[test]')")
+    return found
+
+
+class OxigraphServer:
+    """A real `oxigraph serve` process on a free loopback port."""
+
+    def __init__(self, location: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [oxigraph_executable(), "serve", "--location", str(location),
+             "--bind", f"127.0.0.1:{self.port}", "--union-default-graph"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/query?query=ASK%7B%7D", timeout=1).read()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    err = self.process.stderr.read().decode() if self.process.stderr else ""
+                    raise RuntimeError(f"oxigraph serve did not start: {err}") from None
+                time.sleep(0.1)
+
+    @property
+    def query_url(self) -> str:
+        return f"{self.url}/query"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OxigraphServer]:
+    server = OxigraphServer(tmp_path_factory.mktemp("oxigraph-serve"))
+    yield server
+    server.stop()
+
+
+STORE_KINDS = ["embedded", "remote"]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Open an empty store of each kind: on-disk Oxigraph, or a real SPARQL server."""
+    opened: list[Store] = []
+    if request.param == "embedded":
+        def make() -> Store:
+            store = EmbeddedStore(tmp_path / "kb")
+            opened.append(store)
+            return store
+    else:
+        server = request.getfixturevalue("oxigraph_server")
+        RemoteStore(server.query_url).update("DROP ALL")
+
+        def make() -> Store:
+            store = RemoteStore(server.query_url)
+            opened.append(store)
+            return store
+    yield make
+    for store in opened:
+        try:
+            store.close()
+        except AttributeError:
+            pass  # already closed by the test
+
+
+@pytest.fixture
+def empty_kb(store_factory: Callable[[], Store]) -> KnowledgeBase:
+    """An initialised knowledge base (ontology and shapes, no data) on each store."""
+    kb = KnowledgeBase(store_factory(), settings=Settings())
+    kb.init(load_data=False)
+    return kb
+
+
+@pytest.fixture(scope="session")
+def seeded_kb() -> KnowledgeBase:
+    """An in-memory knowledge base with the bundled data and the reasoner's inferences (read-only use)."""
+    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings())
+    kb.init()
+    return kb
+
+
+def snapshot(kb: KnowledgeBase) -> bytes:
+    """The whole dataset as sorted N-Quads lines, to prove nothing changed."""
+    out = io.BytesIO()
+    kb.store.dump(out, ox.RdfFormat.N_QUADS)
+    return b"\n".join(sorted(out.getvalue().splitlines()))
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner whose knowledge base lives in a fresh directory."""
+    monkeypatch.setenv("VIPKB_HOME", str(tmp_path / "cli-kb"))
+    for var in ("VIPKB_STORE", "VIPKB_STORE_UPDATE", "VIPKB_STORE_GSP", "VIPKB_RESOURCES"):
+        monkeypatch.delenv(var, raising=False)
+    return CliRunner()
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, bytes | str], Path]:
+    """Write a file under the test's temporary directory."""
+    def _write(name: str, content: bytes | str) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+    return _write
