@@ -126,6 +126,8 @@ def _read_limited(stream: BinaryIO, limit: int, source: str) -> bytes:
 def read_bytes(path: str | Path, *, max_bytes: int) -> bytes:
     """Read a file, refusing it before reading when it exceeds ``max_bytes``."""
     p = Path(path)
+    if p.is_dir():
+        raise DocumentError("is a directory, not an RDF document", source=str(path))
     try:
         size = p.stat().st_size
         if size > max_bytes:
@@ -138,8 +140,6 @@ def read_bytes(path: str | Path, *, max_bytes: int) -> bytes:
             return _read_limited(fh, max_bytes, str(path))
     except FileNotFoundError:
         raise DocumentError("no such file", source=str(path)) from None
-    except IsADirectoryError:
-        raise DocumentError("is a directory, not an RDF document", source=str(path)) from None
     except PermissionError:
         raise DocumentError("permission denied", source=str(path)) from None
 
