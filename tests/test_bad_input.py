@@ -20,7 +20,7 @@ BAD_DOCUMENTS = {
         "remote @context is not fetched", None),
     "jsonld-truncated": ("cut.jsonld", '{"@id": "urn:a", ', "cut.jsonld, line 1", 1),
     "wrong-datatype": ("typed.ttl",
-                       '<urn:a> <https://w3id.org/vipkb/ontology#label> "three"^^<http://www.w3.org/2001/XMLSchema#integer> .',
+                       '<urn:a> <urn:b> "three"^^<http://www.w3.org/2001/XMLSchema#integer> .',
                        "'three' is not a valid xsd:integer", None),
     "non-utf8": ("latin1.ttl", b'<urn:a> <urn:b> "caf\xe9" .\n', "not valid UTF-8", 1),
     "empty": ("empty.ttl", b"", "document is empty", None),

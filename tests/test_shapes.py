@@ -9,18 +9,16 @@ with one mistake; their first comment lines say what must fire::
     # expect-component: sh:MinCountConstraintComponent (required)
     # expect-path: rdfs:label                          (if the result has a path)
     # expect-message: exactly one non-empty            (optional substring of the message)
-    # also-expect: sh:NodeConstraintComponent vip:hasParameter   (optional, repeatable)
 
 Every violation in the report must match the expected component (and path, if
-declared), so that a file tests one constraint only.  ``also-expect`` names a
-further (component, path) that must fire as well and is then allowed: a shape
-reached through ``sh:node`` reports both the nested result and the wrapping
-``sh:NodeConstraintComponent`` on the node that refers to it.
+declared), so that a file tests one constraint only.  A shape reached through
+``sh:node`` is reported by its inner result (the validator unwraps
+``sh:NodeConstraintComponent``), so the inner component is what is expected.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,13 +51,9 @@ class Expectation:
     component: str | None = None
     path: str | None = None
     message: str | None = None
-    also: list[tuple[str, str | None]] = field(default_factory=list)
 
     def matches(self, v: Violation) -> bool:
         return v.component == self.component and (self.path is None or v.path == self.path)
-
-    def allows(self, v: Violation) -> bool:
-        return self.matches(v) or any(v.component == c and (p is None or v.path == p) for c, p in self.also)
 
 
 def read_expectation(path: Path) -> Expectation:
@@ -80,9 +74,6 @@ def read_expectation(path: Path) -> Expectation:
             exp.path = value
         elif key == "expect-message":
             exp.message = value
-        elif key == "also-expect":
-            component, _, also_path = value.partition(" ")
-            exp.also.append((component, also_path.strip() or None))
     return exp
 
 
@@ -125,10 +116,7 @@ def test_violating_document(shapes_kb: KnowledgeBase, path: Path):
     assert hits, f"no {exp.component} on {exp.path or 'no path'}; {explanation}"
     if exp.message is not None:
         assert any(exp.message in v.message for v in hits), f"no message containing {exp.message!r}; {explanation}"
-    for component, also_path in exp.also:
-        assert any(v.component == component and (also_path is None or v.path == also_path)
-                   for v in report.results), f"no {component} on {also_path}; {explanation}"
-    strays = [v for v in report.results if not exp.allows(v)]
+    strays = [v for v in report.results if not exp.matches(v)]
     assert not strays, f"unexpected violations (each file must test one constraint); {explanation}"
     assert all(v.severity == "sh:Violation" for v in report.results)
 

@@ -51,7 +51,8 @@ def test_load_writes_graph_catalog_record_and_inferences(empty_kb):
     assert ox.NamedNode(BRAIN_GRAPH) in empty_kb.store.named_graphs()
     labels = empty_kb.query(f"SELECT ?l WHERE {{ GRAPH <{BRAIN_GRAPH}> {{ <{BRAIN_IRI}> rdfs:label ?l }} }}")
     assert [r["l"].value for r in labels] == ["Brain, MR only (partial)"]
-    record = empty_kb.query(f"SELECT ?src WHERE {{ GRAPH <{Graphs.CATALOG}> {{ <{BRAIN_GRAPH}> dcterms:source ?src }} }}")
+    record = empty_kb.query(
+        f"SELECT ?src WHERE {{ GRAPH <{Graphs.CATALOG}> {{ <{BRAIN_GRAPH}> dcterms:source ?src }} }}")
     assert record.rows[0]["src"].value.endswith("brain-mr-partial.ttl")
     assert _ready(empty_kb) == {(BRAIN_IRI, "MR")}
 

@@ -238,7 +238,7 @@ class Transaction:
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.source)), ox.Literal(w.source), catalog))
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.identifier)), ox.Literal(w.hash), catalog))
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.modified)), now, catalog))
-            for kind, iri in _main_resources(w.triples):
+            for _kind, iri in _main_resources(w.triples):
                 inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.subject)), ox.NamedNode(iri), catalog))
         inferred_graph = ox.NamedNode(str(Graphs.INFERRED))
         inserts.extend(ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in inferred)
@@ -461,7 +461,8 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, int]:
         """Counts of the main resources, graphs and quads."""
-        counts = {r["class"].value.rsplit("#", 1)[-1]: int(r["n"].value) for r in self.store.query(queries.CLASS_COUNTS)}
+        counts = {r["class"].value.rsplit("#", 1)[-1]: int(r["n"].value)
+                  for r in self.store.query(queries.CLASS_COUNTS)}
         out = {
             "models": counts.get("ObjectModel", 0),
             "layer parts": counts.get("LayerPart", 0),

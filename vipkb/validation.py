@@ -13,6 +13,7 @@ they are validated in their own graphs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -129,6 +130,44 @@ def _describe_focus(node: Node, data: Graph) -> str:
     return compact(node)
 
 
+_IRI = re.compile(r"https?://[^\s<>\"{}|^`\\]+[^\s<>\"{}|^`\\.,;:)]")
+
+
+def _leaf_results(results: Graph) -> list[Node]:
+    """The report's results, with each ``sh:node`` wrapper replaced by its details.
+
+    A nested shape's failure is reported on the inner node with its own
+    message; the wrapper only says "does not conform to the node shape".
+    """
+    out: list[Node] = []
+    pending = [r for report in results.subjects(RDF.type, SH.ValidationReport)
+               for r in results.objects(report, SH.result)]
+    while pending:
+        result = pending.pop(0)
+        details = list(results.objects(result, SH.detail))
+        if details:
+            pending[:0] = details
+        else:
+            out.append(result)
+    return out
+
+
+def _root(data: Graph, node: Node) -> Node:
+    """Follow blank nodes up to the first named subject that refers to them."""
+    seen = set()
+    while isinstance(node, BNode) and node not in seen:
+        seen.add(node)
+        parent = next(data.subjects(None, node), None)
+        if parent is None:
+            break
+        node = parent
+    return node
+
+
+def _reaches(data: Graph, node: Node, focus: set[Node]) -> bool:
+    return isinstance(node, BNode) and _root(data, node) in focus
+
+
 class Validator:
     """Validates documents against the shapes, mixing in the ontology.
 
@@ -157,26 +196,27 @@ class Validator:
         )
         if conforms:
             return ValidationReport(conforms=True)
-        violations = []
-        for result in results_graph.subjects(RDF.type, SH.ValidationResult):
+        violations: dict[tuple, Violation] = {}
+        for result in _leaf_results(results_graph):
             node = results_graph.value(result, SH.focusNode)
-            if focus is not None and node not in focus:
+            if focus is not None and node not in focus and not _reaches(data, node, focus):
+                continue
+            if results_graph.value(result, SH.resultSeverity) != SH.Violation:
                 continue
             path = results_graph.value(result, SH.resultPath)
             value = results_graph.value(result, SH.value)
             message = results_graph.value(result, SH.resultMessage)
-            component = results_graph.value(result, SH.sourceConstraintComponent)
-            severity = results_graph.value(result, SH.resultSeverity)
-            if severity != SH.Violation:
-                continue
-            violations.append(Violation(
+            v = Violation(
                 focus=_describe_focus(node, data),
                 path=compact(path) if isinstance(path, URIRef) else None,
-                message=str(message) if message is not None else "constraint violated",
-                component=compact(component),
-                severity=compact(severity),
+                message=_IRI.sub(lambda m: compact(URIRef(m.group(0))), str(message)) if message is not None
+                else "constraint violated",
+                component=compact(results_graph.value(result, SH.sourceConstraintComponent)),
+                severity="sh:Violation",
                 value=compact(value) if value is not None else None,
-                source=(sources or {}).get(node),
-            ))
+                source=(sources or {}).get(node) or (sources or {}).get(_root(data, node)),
+            )
+            violations[(v.focus, v.path, v.component, v.message, v.value)] = v
+        violations = list(violations.values())
         violations.sort(key=lambda v: (v.source or "", v.focus, v.path or "", v.component, v.message))
         return ValidationReport(conforms=not violations, results=violations)
