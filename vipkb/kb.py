@@ -47,7 +47,7 @@ from vipkb.reasoning import classify_models, inference_triples
 from vipkb.resources import data_files, ontology_files, shape_files
 from vipkb.results import QueryResult
 from vipkb.stores import Store, open_store, quads_to_sparql_data
-from vipkb.validation import ValidationReport, Validator, rdflib_graph, to_rdflib
+from vipkb.validation import ValidationReport, Validator, rdflib_graph
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
 _MAIN_CLASSES = {ox.NamedNode(str(c)) for c in Graphs.main_classes()}
@@ -180,15 +180,15 @@ class Transaction:
         """Validate the staged documents together, against the store's context."""
         if not self.writes:
             return ValidationReport(conforms=True)
-        data = Graph()
-        sources = {}
+        validator = self.kb.validator
+        data = validator.data_graph()
+        sources: dict = {}
         subjects: set[ox.NamedNode | ox.BlankNode] = set()
         objects: set[ox.NamedNode] = set()
         for w in self.writes.values():
+            data.extend(ox.Quad(t.subject, t.predicate, t.object) for t in w.triples)
             for t in w.triples:
-                s, p, o = to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)
-                data.add((s, p, o))
-                sources.setdefault(s, w.source)
+                sources.setdefault(t.subject, w.source)
                 subjects.add(t.subject)
                 if isinstance(t.object, ox.NamedNode):
                     objects.add(t.object)
@@ -196,10 +196,8 @@ class Transaction:
         replaced = sorted(set(self.writes) | self.drops)
         for start in range(0, len(referenced), 500):
             res = self.kb.store.query(queries.referenced_types(referenced[start:start + 500], replaced))
-            for r in res:
-                data.add((to_rdflib(r["s"]), RDF.type, to_rdflib(r["type"])))
-        focus = {to_rdflib(s) for s in subjects}
-        return self.kb.validator.validate(data, focus=focus, sources=sources)
+            data.extend(ox.Quad(r["s"], _RDF_TYPE, r["type"]) for r in res)
+        return validator.validate(data, focus=subjects, sources=sources)
 
     def commit(self) -> CommitResult:
         """Validate, reason, and write everything in one update request."""
@@ -326,7 +324,7 @@ class KnowledgeBase:
         """The SHACL validator built from the store's shapes and ontology graphs."""
         if self._validator is None:
             shapes = rdflib_graph(self.store.graph_triples(ox.NamedNode(str(Graphs.SHAPES))))
-            self._validator = Validator(shapes, rdflib_graph(self.ontology_triples()))
+            self._validator = Validator(shapes, self.ontology_triples())
         return self._validator
 
     # -- initialisation ----------------------------------------------------
