@@ -24,13 +24,22 @@ def _triples(paths):
 
 def test_ontology_and_bundled_annotations_are_consistent_and_classified():
     inferences = {i.model.rsplit("/", 1)[1]: i.ready_for for i in
-                  classify_models(_triples(ontology_files()), _triples(data_files()))}
+                  classify_models(_triples(ontology_files()), [_triples([p]) for p in data_files()])}
     assert inferences["brain-mr-partial"] == {str(VIP.MR)}
     assert inferences["sphere-phantom"] == {str(VIP[m]) for m in MODALITIES}
 
 
 def test_ontology_alone_is_consistent():
     assert classify_models(_triples(ontology_files()), []) == []
+
+
+def test_an_inconsistent_ontology_is_detected():
+    from vipkb.errors import InconsistentError
+
+    clash = ox.Triple(ox.NamedNode(str(VIP.MR)), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                      ox.NamedNode(str(VIP.ParameterKind)))  # modalities and kinds are disjoint
+    with pytest.raises(InconsistentError):
+        classify_models([*_triples(ontology_files()), clash], [])
 
 
 @pytest.mark.parametrize("modality", MODALITIES)

@@ -216,8 +216,7 @@ class Transaction:
                                for t in w.triples)]
         inferred: list[ox.Triple] = []
         if model_writes and kb.settings.reasoner == "hermit":
-            inferences = classify_models(kb.ontology_triples(),
-                                         (t for w in model_writes for t in w.triples))
+            inferences = classify_models(kb.ontology_triples(), [w.triples for w in model_writes])
             inferred = inference_triples(inferences)
             result.ready = {i.model: sorted(m.rsplit("#", 1)[-1] for m in i.ready_for) for i in inferences}
 
@@ -392,8 +391,8 @@ class KnowledgeBase:
         if self.settings.reasoner != "hermit":
             return 0
         graphs = [r["g"].value for r in self.store.query(queries.ALL_MODEL_GRAPHS)]
-        data = [t for g in graphs for t in self.store.graph_triples(ox.NamedNode(g))]
-        inferred = inference_triples(classify_models(self.ontology_triples(), data)) if data else []
+        data = [self.store.graph_triples(ox.NamedNode(g)) for g in graphs]
+        inferred = inference_triples(classify_models(self.ontology_triples(), data))
         ops = [f"DROP SILENT GRAPH {queries.iri(str(Graphs.INFERRED))}"]
         if inferred:
             g = ox.NamedNode(str(Graphs.INFERRED))

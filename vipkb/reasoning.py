@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import owlready2
@@ -58,15 +58,22 @@ def _require_java() -> None:
         )
 
 
-def classify_models(ontology: Iterable[ox.Triple], data: Iterable[ox.Triple]) -> list[Inference]:
-    """Run HermiT on ontology + data and return each model's readiness.
+#: Models reasoned on together.  Shared individuals (parameter kinds, units)
+#: join all models into one ABox component, so HermiT's cost grows faster
+#: than linearly with the models of one call: measured 0.96 s for 1 model,
+#: 0.23 s/model in groups of 20, 0.83 s/model in groups of 100.
+CHUNK = 16
+
+
+def classify_models(ontology: Sequence[ox.Triple], graphs: Iterable[Sequence[ox.Triple]]) -> list[Inference]:
+    """Run HermiT on the ontology plus each model graph and return the readiness.
 
     Parameters
     ----------
     ontology
         The ontology's triples.
-    data
-        Triples describing one or more models (their whole graphs).
+    graphs
+        One sequence of triples per model graph (its whole description).
 
     Raises
     ------
@@ -74,6 +81,14 @@ def classify_models(ontology: Iterable[ox.Triple], data: Iterable[ox.Triple]) ->
         If the ontology and the data contradict each other.
     """
     _require_java()
+    graphs = list(graphs) or [[]]  # no models: still check the ontology's consistency
+    out: list[Inference] = []
+    for start in range(0, len(graphs), CHUNK):
+        out.extend(_classify(ontology, [t for g in graphs[start:start + CHUNK] for t in g]))
+    return sorted(out, key=lambda i: i.model)
+
+
+def _classify(ontology: Sequence[ox.Triple], data: list[ox.Triple]) -> list[Inference]:
     scratch = ox.Store()
     scratch.extend(ox.Quad(t.subject, t.predicate, t.object) for t in ontology)
     scratch.extend(ox.Quad(t.subject, t.predicate, t.object) for t in data)
@@ -83,8 +98,6 @@ def classify_models(ontology: Iterable[ox.Triple], data: Iterable[ox.Triple]) ->
         if isinstance(row["part"], ox.NamedNode) and isinstance(row["model"], ox.NamedNode):
             parts.setdefault(row["model"].value, []).append(row["part"].value)
     readiness = {r["class"].value: r["modality"].value for r in scratch.query(_READINESS_QUERY)}
-    if not parts:
-        return []
 
     buffer = io.BytesIO()
     ox.serialize((q.triple for q in scratch), buffer, ox.RdfFormat.N_TRIPLES)
