@@ -269,6 +269,22 @@ def export(fmt: str, output: Path | None) -> None:
 
 
 @main.command()
+@click.argument("sparql", required=False)
+@click.option("-f", "--file", "file", type=click.File("r"), help="Read the update from a file ('-' for stdin).")
+@guarded
+def update(sparql: str | None, file: io.TextIOBase | None) -> None:
+    """Apply a SPARQL update as a guarded write (SHACL, reasoner, one commit).
+
+    The update must name the graphs it reads and writes (GRAPH <iri>, WITH,
+    USING); the changed graphs are validated before anything is written.
+    """
+    if (sparql is None) == (file is None):
+        raise click.UsageError("give the update as an argument or with -f FILE, not both")
+    with open_kb() as kb:
+        _print_commit(kb.update(sparql if sparql is not None else file.read()))
+
+
+@main.command()
 @click.argument("graph")
 @guarded
 def drop(graph: str) -> None:

@@ -39,6 +39,7 @@ from vipkb.errors import (
     DocumentError,
     NotConformingError,
     NotInitialisedError,
+    QueryError,
     ReservedGraphError,
     UnknownResourceError,
 )
@@ -47,6 +48,7 @@ from vipkb.reasoning import classify_models, inference_triples
 from vipkb.resources import data_files, ontology_files, shape_files
 from vipkb.results import QueryResult
 from vipkb.stores import Store, open_store, quads_to_sparql_data
+from vipkb.updates import plan_update
 from vipkb.validation import ValidationReport, Validator, rdflib_graph
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
@@ -428,6 +430,50 @@ class KnowledgeBase:
         tx = self.transaction()
         tx.put(document, graph=graph)
         return tx.validate()
+
+    def update(self, sparql: str) -> CommitResult:
+        """Apply a SPARQL update as a guarded write.
+
+        The update runs in an in-memory sandbox holding the graphs it names
+        (see :mod:`vipkb.updates`); the graphs it changed are then validated,
+        reasoned on and committed in one transaction.  The VIPKB prefixes are
+        predeclared.
+
+        Raises
+        ------
+        QueryError
+            If the update is malformed or does not name its graphs.
+        NotConformingError
+            If a changed graph no longer conforms; nothing is written.
+        """
+        plan = plan_update(sparql)
+        for g in plan.writes:
+            if ox.NamedNode(g) in {ox.NamedNode(str(r)) for r in Graphs.RESERVED}:
+                raise ReservedGraphError(f"graph <{g}> is managed by the knowledge base; updates cannot write it")
+        sandbox = ox.Store()
+        for g in sorted(plan.reads):
+            node = ox.NamedNode(g)
+            sandbox.extend(ox.Quad(t.subject, t.predicate, t.object, node) for t in self.store.graph_triples(node))
+        before = {g: sandbox.contains_named_graph(ox.NamedNode(g)) and
+                  next(iter(sandbox.quads_for_pattern(None, None, None, ox.NamedNode(g))), None) is not None
+                  for g in plan.writes}
+        header = "".join(line + "\n" for line in sparql_prefixes().splitlines())
+        try:
+            sandbox.update(header + sparql)
+        except SyntaxError as err:
+            raise QueryError(f"malformed SPARQL update: {err}") from None
+        except OSError as err:
+            raise QueryError(f"SPARQL update failed: {err}") from None
+        with self.transaction() as tx:
+            for g in sorted(plan.writes):
+                quads = tuple(ox.Quad(q.subject, q.predicate, q.object)
+                              for q in sandbox.quads_for_pattern(None, None, None, ox.NamedNode(g)))
+                if quads:
+                    tx.put(Document(quads=quads, source="SPARQL update", format=ox.RdfFormat.N_TRIPLES), graph=g)
+                elif before[g]:
+                    tx.drop(g)
+        assert tx.result is not None
+        return tx.result
 
     def drop(self, graph: str) -> CommitResult:
         """Remove one data graph (and the inferences about its models)."""
