@@ -17,41 +17,10 @@ def _local(iri: str) -> str:
     return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True)
-class ModelSummary:
-    """One line of the model catalog."""
+class _Summary:
+    """Shared behaviour of catalog lines: a short id and a JSON-ready form."""
 
     iri: str
-    label: str
-    dynamics: str
-    dimensionality: int | None
-    instants: int
-    parts: int
-    layers: str
-    ready: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        """Short identifier: the last segment of the IRI."""
-        return _local(self.iri)
-
-    def as_dict(self) -> dict:
-        """JSON-ready form, with ``id`` and ``ready`` as text."""
-        d = asdict(self)
-        d["id"] = self.id
-        d["ready"] = ", ".join(self.ready) or "-"
-        return d
-
-
-@dataclass(frozen=True)
-class SimulatorSummary:
-    """One line of the simulator catalog."""
-
-    iri: str
-    label: str
-    modality: str
-    version: str
-    parameters: int
 
     @property
     def id(self) -> str:
@@ -63,6 +32,37 @@ class SimulatorSummary:
         d = asdict(self)
         d["id"] = self.id
         return d
+
+
+@dataclass(frozen=True)
+class ModelSummary(_Summary):
+    """One line of the model catalog."""
+
+    iri: str
+    label: str
+    dynamics: str
+    dimensionality: int | None
+    instants: int
+    parts: int
+    layers: str
+    ready: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        """JSON-ready form, with ``id`` and ``ready`` as text."""
+        d = super().as_dict()
+        d["ready"] = ", ".join(self.ready) or "-"
+        return d
+
+
+@dataclass(frozen=True)
+class SimulatorSummary(_Summary):
+    """One line of the simulator catalog."""
+
+    iri: str
+    label: str
+    modality: str
+    version: str
+    parameters: int
 
 
 def list_models(kb: KnowledgeBase) -> list[ModelSummary]:

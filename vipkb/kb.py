@@ -19,7 +19,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from vipkb.errors import (
     ReservedGraphError,
     UnknownResourceError,
 )
-from vipkb.namespaces import VIP, Graphs, sparql_prefixes
+from vipkb.namespaces import VIP, Graphs, with_prefixes
 from vipkb.reasoning import classify_models, inference_triples
 from vipkb.resources import data_files, ontology_files, shape_files
 from vipkb.results import QueryResult
@@ -52,8 +51,9 @@ from vipkb.updates import plan_update
 from vipkb.validation import ValidationReport, Validator, rdflib_graph
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
+_OBJECT_MODEL = ox.NamedNode(str(VIP.ObjectModel))
 _MAIN_CLASSES = {ox.NamedNode(str(c)) for c in Graphs.main_classes()}
-_PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:", re.IGNORECASE)
+_RESERVED = {str(g) for g in Graphs.RESERVED}
 
 
 def content_hash(triples: Iterable[ox.Triple | ox.Quad]) -> str:
@@ -137,7 +137,7 @@ class Transaction:
             triples = [q.triple for q in document.quads]
             staged[graph or self._graph_for(triples, document.source)] = triples
         for g, triples in staged.items():
-            if ox.NamedNode(g) in {ox.NamedNode(str(r)) for r in Graphs.RESERVED}:
+            if g in _RESERVED:
                 raise ReservedGraphError(
                     f"{document.source}: graph <{g}> is managed by the knowledge base; "
                     "it is written by `vipkb init` only"
@@ -171,7 +171,7 @@ class Transaction:
 
     def drop(self, graph: str) -> None:
         """Stage the removal of a data graph."""
-        if ox.NamedNode(graph) in {ox.NamedNode(str(r)) for r in Graphs.RESERVED}:
+        if graph in _RESERVED:
             raise ReservedGraphError(f"graph <{graph}> is managed by the knowledge base and cannot be dropped")
         self.writes.pop(graph, None)
         self.drops.add(graph)
@@ -214,8 +214,7 @@ class Transaction:
             raise NotConformingError(report, source=", ".join(sources))
 
         model_writes = [w for w in self.writes.values()
-                        if any(t.predicate == _RDF_TYPE and t.object == ox.NamedNode(str(VIP.ObjectModel))
-                               for t in w.triples)]
+                        if any(t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL for t in w.triples)]
         inferred: list[ox.Triple] = []
         if model_writes and kb.settings.reasoner == "hermit":
             inferences = classify_models(kb.ontology_triples(), [w.triples for w in model_writes])
@@ -225,7 +224,7 @@ class Transaction:
         touched = sorted(set(self.writes) | self.drops)
         stale_models = {r["model"].value for r in kb.store.query(queries.models_in_graphs(touched))}
         stale_models |= {t.subject.value for w in model_writes for t in w.triples
-                         if t.predicate == _RDF_TYPE and t.object == ox.NamedNode(str(VIP.ObjectModel))}
+                         if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
 
         now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                          datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime"))
@@ -448,18 +447,15 @@ class KnowledgeBase:
         """
         plan = plan_update(sparql)
         for g in plan.writes:
-            if ox.NamedNode(g) in {ox.NamedNode(str(r)) for r in Graphs.RESERVED}:
+            if g in _RESERVED:
                 raise ReservedGraphError(f"graph <{g}> is managed by the knowledge base; updates cannot write it")
         sandbox = ox.Store()
         for g in sorted(plan.reads):
             node = ox.NamedNode(g)
             sandbox.extend(ox.Quad(t.subject, t.predicate, t.object, node) for t in self.store.graph_triples(node))
-        before = {g: sandbox.contains_named_graph(ox.NamedNode(g)) and
-                  next(iter(sandbox.quads_for_pattern(None, None, None, ox.NamedNode(g))), None) is not None
-                  for g in plan.writes}
-        header = "".join(line + "\n" for line in sparql_prefixes().splitlines())
+        existed = {g for g in plan.writes if sandbox.contains_named_graph(ox.NamedNode(g))}
         try:
-            sandbox.update(header + sparql)
+            sandbox.update(with_prefixes(sparql))
         except SyntaxError as err:
             raise QueryError(f"malformed SPARQL update: {err}") from None
         except OSError as err:
@@ -470,7 +466,7 @@ class KnowledgeBase:
                               for q in sandbox.quads_for_pattern(None, None, None, ox.NamedNode(g)))
                 if quads:
                     tx.put(Document(quads=quads, source="SPARQL update", format=ox.RdfFormat.N_TRIPLES), graph=g)
-                elif before[g]:
+                elif g in existed:
                     tx.drop(g)
         assert tx.result is not None
         return tx.result
@@ -491,10 +487,7 @@ class KnowledgeBase:
 
         Prefixes the query declares itself take precedence over ours.
         """
-        declared = {m.group(1) or "" for m in _PREFIX_DECL.finditer(sparql)}
-        header = "".join(line + "\n" for line in sparql_prefixes().splitlines()
-                         if line.split()[1][:-1] not in declared)
-        return self.store.query(header + sparql)
+        return self.store.query(with_prefixes(sparql))
 
     def export(self, output: BinaryIO, format: ox.RdfFormat = ox.RdfFormat.TRIG) -> None:
         """Write every named graph as TriG or N-Quads."""

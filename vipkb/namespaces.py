@@ -214,6 +214,19 @@ def sparql_prefixes() -> str:
     return "\n".join(f"PREFIX {p}: <{iri}>" for p, iri in PREFIXES.items()) + "\n"
 
 
+_PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:", re.IGNORECASE)
+
+
+def with_prefixes(sparql: str) -> str:
+    """Prepend the VIPKB prefixes that ``sparql`` does not declare itself.
+
+    >>> with_prefixes("PREFIX vip: <urn:x#> ASK {}").count("PREFIX vip:")
+    1
+    """
+    declared = {m.group(1) or "" for m in _PREFIX_DECL.finditer(sparql)}
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if p not in declared) + sparql
+
+
 class Graphs:
     """IRIs of the named graphs the knowledge base manages.
 

@@ -22,7 +22,7 @@ from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from vipkb.errors import QueryError
-from vipkb.namespaces import PREFIXES
+from vipkb.namespaces import with_prefixes
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ def plan_update(sparql: str) -> UpdatePlan:
     >>> sorted(plan.writes)
     ['urn:g']
     """
-    header = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if f"{p}:" in sparql)
     try:
-        update = translateUpdate(parseUpdate(header + sparql))
+        update = translateUpdate(parseUpdate(with_prefixes(sparql)))
     except ParseException as err:
         raise QueryError(f"malformed SPARQL update: {err}") from None
     reads: set[str] = set()
