@@ -24,8 +24,9 @@ run: $(STAMP_RUN)
 	$(BIN)/vipkb init
 	$(BIN)/vipkb summary
 
-## test: install with the test extras and run the whole suite
+## test: install with the test extras, lint, and run the whole suite
 test: $(STAMP_TEST)
+	$(BIN)/ruff check vipkb simulators webapp tests benchmarks
 	$(BIN)/python -m pytest
 
 ## bench: run the benchmarks and print their tables
@@ -33,7 +34,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/kb.py
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check vipkb tests benchmarks
+	$(BIN)/ruff check vipkb simulators webapp tests benchmarks
 
 clean:
 	rm -rf $(VENV) var
