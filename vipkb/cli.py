@@ -291,3 +291,63 @@ def drop(graph: str) -> None:
     """Remove one data graph and the inferences about its models."""
     with open_kb() as kb:
         _print_commit(kb.drop(graph))
+
+
+@main.group()
+def model() -> None:
+    """Import, export and inspect object models (archives of NIfTI + CSV + model.json)."""
+
+
+@model.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@guarded
+def model_import(path: Path) -> None:
+    """Import a model archive (zip or folder): check, annotate, store, commit."""
+    from vipkb.models.repository import import_model
+
+    with open_kb() as kb:
+        result = import_model(kb, path)
+    if result.unchanged:
+        click.echo(f"unchanged <{result.model}> (version {result.version}): same archive already imported")
+        return
+    click.echo(f"imported <{result.model}> (version {result.version}, {result.files_stored} new file(s))")
+    if result.commit:
+        _print_commit(result.commit)
+
+
+@model.command("export")
+@click.argument("ref")
+@click.argument("target", type=click.Path(path_type=Path))
+@guarded
+def model_export(ref: str, target: Path) -> None:
+    """Write model REF (id, id/vN or IRI) as an archive: a folder, or a zip if TARGET ends in .zip."""
+    from vipkb.models.repository import export_model
+
+    with open_kb() as kb:
+        written = export_model(kb, ref, target)
+    click.echo(f"exported to {written}")
+
+
+@model.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@guarded
+def model_show(ref: str, as_json: bool) -> None:
+    """Print a model's layers, instants, tissues with parameters, and readiness."""
+    from vipkb.models.repository import describe_model
+
+    with open_kb() as kb:
+        d = describe_model(kb, ref)
+    if as_json:
+        click.echo(json.dumps(d.as_dict(), indent=2))
+        return
+    click.echo(f"{d.label}  <{d.iri}>")
+    click.echo(f"version {d.version or '-'}, {d.dynamics}, voxels {d.voxel_size or '-'}")
+    click.echo(f"ready for: {', '.join(d.ready) or 'no modality'}\n")
+    click.echo(f"Instants ({len(d.instants)})")
+    print_table(["time point", "instant", "time (s)"], [[str(a), str(b), c or "-"] for a, b, c in d.instants])
+    click.echo(f"\nLayers ({len(d.layers)})")
+    print_table(["layer", "kind", "parts"], [[n, k, str(p)] for n, k, p in d.layers])
+    click.echo(f"\nTissues ({len(d.tissues)})")
+    print_table(["label", "tissue", "layer", "parameters"],
+                [[str(lab), t, layer, "; ".join(p) or "-"] for lab, t, layer, p in d.tissues])

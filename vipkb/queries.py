@@ -128,3 +128,70 @@ SELECT ?g (COUNT(*) AS ?n) ?source ?modified WHERE {{
   OPTIONAL {{ GRAPH {iri(Graphs.CATALOG)} {{ ?g {iri(str(DCTERMS.source))} ?source ;
                                               {iri(str(DCTERMS.modified))} ?modified }} }}
 }} GROUP BY ?g ?source ?modified ORDER BY ?g"""
+
+
+MODALITY_REQUIREMENTS = P + (
+    "SELECT ?modality ?kind WHERE { ?modality a vip:Modality ; vip:requiresParameterKind ?kind }")
+
+
+def model_versions(concept: str) -> str:
+    """Every stored version of a model: IRI, version number, archive digest."""
+    return P + f"""SELECT ?model ?version ?digest WHERE {{
+  ?model dcterms:isVersionOf {iri(concept)} ; owl:versionInfo ?version ; dcterms:identifier ?digest }}"""
+
+
+def is_model(model: str) -> str:
+    """Whether ``model`` is an object model."""
+    return P + f"ASK {{ {iri(model)} a vip:ObjectModel }}"
+
+
+def model_files(model: str) -> str:
+    """Path and SHA-256 of every file of a model."""
+    return P + f"""SELECT ?path ?sha WHERE {{
+  {iri(model)} dcat:distribution ?f . ?f vip:relativePath ?path ; spdx:checksum/spdx:checksumValue ?sha }}"""
+
+
+def model_head(model: str) -> str:
+    """Label, version, dynamics and voxel size of a model."""
+    return P + f"""SELECT ?label ?version ?dynamics ?voxel WHERE {{
+  {iri(model)} rdfs:label ?label .
+  OPTIONAL {{ {iri(model)} owl:versionInfo ?version }} OPTIONAL {{ {iri(model)} vip:dynamics ?dynamics }}
+  OPTIONAL {{ {iri(model)} vip:voxelSize ?voxel }} }}"""
+
+
+def model_ready(model: str) -> str:
+    """Modalities the reasoner found the model ready for."""
+    return P + f"SELECT ?modality WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ {iri(model)} vip:readyFor ?modality }} }}"
+
+
+def model_instants(model: str) -> str:
+    """Time point index, instant index and time of every instant."""
+    return P + f"""SELECT ?tp ?i ?time WHERE {{
+  {iri(model)} vip:hasTimePoint ?t . ?t vip:timePointIndex ?tp ; vip:hasInstant ?inst .
+  ?inst vip:instantIndex ?i . OPTIONAL {{ ?inst vip:instantTime ?time }} }} ORDER BY ?tp ?i"""
+
+
+def model_layers(model: str) -> str:
+    """Layer names, kinds and the largest number of parts over instants."""
+    return P + f"""SELECT ?name ?kind (MAX(?n) AS ?parts) WHERE {{
+  {{ SELECT ?layer ?name ?kind (COUNT(?part) AS ?n) WHERE {{
+      {iri(model)} vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer ?layer .
+      ?layer rdfs:label ?name ; a ?kind ; vip:hasLayerPart ?part . ?kind rdfs:subClassOf vip:ObjectLayer .
+  }} GROUP BY ?layer ?name ?kind }}
+}} GROUP BY ?name ?kind ORDER BY ?name"""
+
+
+def model_tissues(model: str) -> str:
+    """Each (label, tissue, layer) with its parameters rendered as text."""
+    return P + f"""SELECT DISTINCT ?label ?tissue ?layer ?param WHERE {{
+  {iri(model)} vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer ?l .
+  ?l rdfs:label ?layer ; vip:hasLayerPart ?part . ?part vip:label ?label ; rdfs:label ?tissue .
+  OPTIONAL {{
+    ?v vip:forLayerPart ?part ; vip:parameterKind ?kind ; qudt:unit ?unit .
+    OPTIONAL {{ ?v vip:numericValue ?x }} OPTIONAL {{ ?v vip:atFieldStrength ?b }}
+    OPTIONAL {{ ?unit qudt:symbol ?symbol }}
+    BIND (CONCAT(STRAFTER(STR(?kind), "#"), IF(BOUND(?b), CONCAT("@", STR(?b), "T"), ""),
+                 IF(BOUND(?x), CONCAT("=", STR(?x), IF(COALESCE(?symbol, "1") = "1", "", CONCAT(" ", ?symbol))), ""))
+         AS ?param)
+  }}
+}} ORDER BY ?label"""

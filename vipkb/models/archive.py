@@ -21,12 +21,11 @@ from pathlib import Path, PurePosixPath
 import nibabel as nib
 import numpy as np
 
+from vipkb.config import DEFAULT_MAX_ARCHIVE_BYTES
 from vipkb.models.lut import ModelArchiveError
 
 #: Name of the metadata file at the root of every archive.
 METADATA = "model.json"
-#: Largest total of uncompressed bytes an archive may hold by default.
-DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ KINDS = ("T1", "T2", "T2Star", "ProtonDensity", "Susceptibility", "ChemicalShift
          "ScattererReflectivity", "SpeedOfSound", "AcousticAttenuation", "ElementalComposition", "MassDensity",
          "RadioactiveConcentration")
 
+#: Radiotracers a column may name (individuals of vip:Radiotracer).
+RADIOTRACERS = ("FDG",)
+
 ELEMENTS = ("H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
             "Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb "
             "Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf").split()
@@ -75,6 +78,9 @@ class Column:
         if unit not in UNITS:
             raise ModelArchiveError(f"{source}: unknown unit {unit!r} in column {header!r}; "
                                     f"use one of {', '.join(UNITS)}")
+        if m["tracer"] and m["tracer"] not in RADIOTRACERS:
+            raise ModelArchiveError(f"{source}: unknown radiotracer {m['tracer']!r} in column {header!r}; "
+                                    f"use one of {', '.join(RADIOTRACERS)}")
         cond = float(m["cond"]) if m["cond"] else None
         return cls(header=header.strip(), kind=kind, unit=UNITS[unit],
                    field_strength=cond if m["cunit"] == "T" else None,

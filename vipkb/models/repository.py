@@ -1,0 +1,150 @@
+"""Import, export and describe models: the repository's operations.
+
+``import_model`` reads an archive safely, checks it, annotates it, stores its
+files (content-addressed) and commits the annotation in one transaction.
+Re-importing an identical archive changes nothing; a changed archive becomes
+a new version (``prov:wasRevisionOf`` the previous one), never an overwrite.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipkb import queries
+from vipkb.errors import UnknownResourceError
+from vipkb.files import FileStore
+from vipkb.kb import CommitResult, KnowledgeBase
+from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri
+from vipkb.models.archive import read_archive, write_archive
+from vipkb.models.spec import check_archive
+from vipkb.results import term_text
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    model: str
+    version: int
+    unchanged: bool
+    commit: CommitResult | None = None
+    files_stored: int = 0
+
+
+def modality_requirements(kb: KnowledgeBase) -> dict[str, set[str]]:
+    """Parameter kinds (local names) each modality requires, from the ontology."""
+    out: dict[str, set[str]] = {}
+    for r in kb.store.query(queries.MODALITY_REQUIREMENTS):
+        out.setdefault(r["modality"].value.rsplit("#", 1)[1], set()).add(r["kind"].value.rsplit("#", 1)[1])
+    return out
+
+
+def versions(kb: KnowledgeBase, model_id: str) -> list[tuple[int, str, str]]:
+    """(version, IRI, archive digest) of every stored version of a model, oldest first."""
+    rows = kb.store.query(queries.model_versions(concept_iri(model_id)))
+    return sorted((int(r["version"].value), r["model"].value, r["digest"].value) for r in rows)
+
+
+def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None = None) -> ImportResult:
+    """Import a model archive (zip or folder) into the knowledge base.
+
+    Raises
+    ------
+    ModelArchiveError
+        For anything wrong with the archive; nothing is stored.
+    NotConformingError, InconsistentError
+        If the generated annotation is refused; nothing is stored.
+    """
+    files = files or FileStore(kb.settings.files_url)
+    archive = read_archive(path, max_bytes=kb.settings.max_archive_bytes)
+    checked = check_archive(archive, modality_requirements(kb))
+    existing = versions(kb, checked.spec.id)
+    digest = archive_digest(archive.files)
+    if existing and existing[-1][2] == digest:
+        return ImportResult(model=existing[-1][1], version=existing[-1][0], unchanged=True)
+    version = existing[-1][0] + 1 if existing else 1
+    document = annotate(checked, version=version, previous=existing[-1][1] if existing else None)
+    tx = kb.transaction()
+    tx.put(document)
+    report = tx.validate()
+    stored: list[str] = []
+    if report.conforms:
+        for data in archive.files.values():
+            digest_, new = files.put(data)
+            if new:
+                stored.append(digest_)
+    try:
+        commit = tx.commit()
+    except Exception:
+        for d in stored:  # undo: the files of a refused import must not linger
+            files.remove(d)
+        raise
+    return ImportResult(model=model_iri(checked.spec.id, version), version=version, unchanged=False,
+                        commit=commit, files_stored=len(stored))
+
+
+def resolve_model(kb: KnowledgeBase, ref: str) -> str:
+    """Find a model version from an IRI, ``id`` (latest version) or ``id/vN``."""
+    if ref.startswith(("http://", "https://")):
+        candidates = [ref]
+    elif "/v" in ref:
+        model_id, _, v = ref.rpartition("/v")
+        candidates = [model_iri(model_id, int(v))] if v.isdigit() else []
+    else:
+        found = versions(kb, ref)
+        candidates = [found[-1][1]] if found else []
+    for iri in candidates:
+        if kb.store.query(queries.is_model(iri)).boolean:
+            return iri
+    raise UnknownResourceError(f"no model {ref!r} in the knowledge base; `vipkb models` lists them")
+
+
+def export_model(kb: KnowledgeBase, ref: str, target: str | Path, *, files: FileStore | None = None) -> Path:
+    """Write a model version back as an archive (folder, or zip if ``target`` ends in .zip)."""
+    files = files or FileStore(kb.settings.files_url)
+    iri = resolve_model(kb, ref)
+    members = {r["path"].value: files.get(r["sha"].value) for r in kb.store.query(queries.model_files(iri))}
+    return write_archive(members, target)
+
+
+@dataclass
+class ModelDescription:
+    """Everything ``vipkb model show`` prints."""
+
+    iri: str
+    label: str
+    version: str
+    dynamics: str
+    voxel_size: str
+    ready: list[str]
+    instants: list[tuple[int, int, str]] = field(default_factory=list)
+    layers: list[tuple[str, str, int]] = field(default_factory=list)
+    tissues: list[tuple[int, str, str, list[str]]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return json.loads(json.dumps(self.__dict__))
+
+
+def describe_model(kb: KnowledgeBase, ref: str) -> ModelDescription:
+    """Layers, instants, tissues with their parameters, and readiness of a model."""
+    iri = resolve_model(kb, ref)
+    head = kb.store.query(queries.model_head(iri)).rows[0]
+    ready = sorted(r["modality"].value.rsplit("#", 1)[1] for r in kb.store.query(queries.model_ready(iri)))
+    desc = ModelDescription(iri=iri, label=head["label"].value, version=term_text(head.get("version")),
+                            dynamics=term_text(head.get("dynamics")).rsplit("#", 1)[-1],
+                            voxel_size=term_text(head.get("voxel")), ready=ready)
+    desc.instants = [(int(r["tp"].value), int(r["i"].value), term_text(r.get("time")))
+                     for r in kb.store.query(queries.model_instants(iri))]
+    desc.layers = [(r["name"].value, r["kind"].value.rsplit("#", 1)[1], int(r["parts"].value))
+                   for r in kb.store.query(queries.model_layers(iri))]
+    tissues: dict[tuple[int, str, str], list[str]] = {}
+    for r in kb.store.query(queries.model_tissues(iri)):
+        key = (int(r["label"].value), r["tissue"].value, r["layer"].value)
+        tissues.setdefault(key, [])
+        if "param" in r:
+            tissues[key].append(r["param"].value)
+    desc.tissues = [(label, tissue, layer, sorted(set(p))) for (label, tissue, layer), p in sorted(tissues.items())]
+    return desc
