@@ -65,10 +65,10 @@ class SimulatorSummary(_Summary):
     parameters: int
 
 
-def list_models(kb: KnowledgeBase) -> list[ModelSummary]:
-    """Every model, with its structure counts and the modalities it is ready for."""
+def list_models(kb: KnowledgeBase, criteria: queries.ModelFilter | None = None) -> list[ModelSummary]:
+    """Models matching ``criteria`` (all latest versions by default), with counts and readiness."""
     out = []
-    for r in kb.store.query(queries.MODELS):
+    for r in kb.store.query(queries.models(criteria)):
         ready = tuple(sorted(filter(None, term_text(r.get("ready")).split(", "))))
         dim = r.get("dimensionality")
         out.append(ModelSummary(

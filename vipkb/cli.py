@@ -27,6 +27,7 @@ from vipkb.config import Settings
 from vipkb.documents import load_path
 from vipkb.errors import NotConformingError, VipkbError
 from vipkb.kb import CommitResult, KnowledgeBase
+from vipkb.queries import ModelFilter
 from vipkb.results import QueryResult, term_text
 from vipkb.validation import compact
 
@@ -199,11 +200,21 @@ _SIMULATOR_COLUMNS = [("id", "simulator"), ("label", "label"), ("modality", "mod
 
 @main.command()
 @_FORMAT
+@click.option("--region", help="Organ or region, by label ('abdominal organ') or IRI; subclasses count.")
+@click.option("--layer-kind", type=click.Choice(["anatomical", "pathological", "geometrical", "foreign body",
+                                                 "external agent"]), help="Has a layer of this kind.")
+@click.option("--ready", "ready", help="Ready for this modality (MR, Ultrasound, CT, XRay, PET).")
+@click.option("--static/--dynamic", "static", default=None, help="Static models only, or moving/longitudinal only.")
+@click.option("--text", help="Words in the model's or a part's label.")
+@click.option("--all-versions", is_flag=True, help="Include superseded versions.")
 @guarded
-def models(fmt: str) -> None:
-    """List the object models and the modalities each is ready for."""
+def models(fmt: str, region: str | None, layer_kind: str | None, ready: str | None, static: bool | None,
+           text: str | None, all_versions: bool) -> None:
+    """List (and search) the object models and the modalities each is ready for."""
+    criteria = ModelFilter(region=region, layer_kind=layer_kind, ready=ready,
+                           dynamic=None if static is None else not static, text=text, all_versions=all_versions)
     with open_kb() as kb:
-        _emit([m.as_dict() for m in list_models(kb)], _MODEL_COLUMNS, fmt)
+        _emit([m.as_dict() for m in list_models(kb, criteria)], _MODEL_COLUMNS, fmt)
 
 
 @main.command()

@@ -9,10 +9,12 @@ cannot produce anything but one IRI.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import pyoxigraph as ox
 from rdflib.namespace import DCTERMS
 
-from vipkb.namespaces import VIP, Graphs, sparql_prefixes
+from vipkb.namespaces import PREFIXES, VIP, Graphs, sparql_prefixes
 
 
 def iri(value: str) -> str:
@@ -59,13 +61,87 @@ ALL_MODEL_GRAPHS = P + (
     f"FILTER (?g NOT IN ({', '.join(iri(g) for g in sorted(Graphs.RESERVED))})) }}"
 )
 
-MODELS = P + f"""
+def literal(text: str) -> str:
+    """Render a string as a SPARQL literal, escaped by Oxigraph.
+
+    >>> literal("liver")
+    '"liver"'
+    """
+    return str(ox.Literal(text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelFilter:
+    """Search criteria for models; every given criterion must hold.
+
+    Attributes
+    ----------
+    region
+        A class IRI (or ``prefix:local``) or a class label such as
+        "abdominal organ": models with a part depicting it or a subclass.
+    layer_kind
+        ``anatomical``, ``pathological``, ``geometrical``, ``foreign body``
+        or ``external agent``.
+    ready
+        A modality name (``MR``, ``CT``...) the model must be ready for.
+    dynamic
+        True for moving or longitudinal models, False for static ones.
+    text
+        Case-insensitive substring of the model's or a part's label.
+    all_versions
+        Include superseded versions (by default only the latest).
+    """
+
+    region: str | None = None
+    layer_kind: str | None = None
+    ready: str | None = None
+    dynamic: bool | None = None
+    text: str | None = None
+    all_versions: bool = False
+
+    def patterns(self) -> str:
+        """The SPARQL filters for these criteria."""
+        out = []
+        if not self.all_versions:
+            out.append("FILTER NOT EXISTS { ?newer prov:wasRevisionOf ?model }")
+        if self.region:
+            if self.region.startswith(("http://", "https://")) or (
+                    ":" in self.region and self.region.split(":", 1)[0] in PREFIXES):
+                prefix, _, local = self.region.partition(":")
+                target = iri(self.region if self.region.startswith("http") else PREFIXES[prefix] + local)
+                match = f"FILTER (?region = {target})"
+            else:
+                match = f"?region rdfs:label ?rl . FILTER (LCASE(STR(?rl)) = LCASE({literal(self.region)}))"
+            out.append("FILTER EXISTS { ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer/"
+                       f"vip:hasLayerPart/vip:depicts/rdfs:subClassOf* ?region . {match} }}")
+        if self.layer_kind:
+            out.append("FILTER EXISTS { ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer ?l . "
+                       f"?l a ?k . ?k rdfs:subClassOf vip:ObjectLayer ; rdfs:label ?kl . "
+                       f"FILTER (LCASE(STR(?kl)) = LCASE({literal(self.layer_kind + ' layer')})) }}")
+        if self.ready:
+            out.append(f"FILTER EXISTS {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?m }} "
+                       f"FILTER (LCASE(STRAFTER(STR(?m), \"#\")) = LCASE({literal(self.ready)})) }}")
+        if self.dynamic is not None:
+            out.append(f"FILTER {'NOT ' if not self.dynamic else ''}EXISTS {{ ?model vip:dynamics ?d . "
+                       "FILTER (?d != vip:Static) }")
+        if self.text:
+            out.append("FILTER EXISTS { { ?model rdfs:label ?t } UNION { ?model vip:hasTimePoint/vip:hasInstant/"
+                       "vip:hasObjectLayer/vip:hasLayerPart/rdfs:label ?t } "
+                       f"FILTER (CONTAINS(LCASE(STR(?t)), LCASE({literal(self.text)}))) }}")
+        return "\n  ".join(out)
+
+
+def models(criteria: ModelFilter | None = None) -> str:
+    """The model catalog: one row per model with structure counts and readiness."""
+    criteria = criteria or ModelFilter()
+    return P + f"""
 SELECT ?model ?label ?dynamics ?dimensionality
        (COUNT(DISTINCT ?instant) AS ?instants) (COUNT(DISTINCT ?part) AS ?parts)
        (GROUP_CONCAT(DISTINCT ?layerKindLabel; separator=", ") AS ?layers)
        (GROUP_CONCAT(DISTINCT ?modalityName; separator=", ") AS ?ready)
 WHERE {{
   ?model a vip:ObjectModel ; rdfs:label ?label .
+  {criteria.patterns()}
   OPTIONAL {{ ?model vip:dynamics ?dynamics }}
   OPTIONAL {{ ?model vip:spatialDimensionality ?dimensionality }}
   OPTIONAL {{ ?model vip:hasTimePoint/vip:hasInstant ?instant .
@@ -78,6 +154,7 @@ WHERE {{
 GROUP BY ?model ?label ?dynamics ?dimensionality
 ORDER BY ?label ?model
 """
+
 
 SIMULATORS = P + """
 SELECT ?simulator ?label ?modality ?version (COUNT(DISTINCT ?param) AS ?parameters)
