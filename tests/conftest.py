@@ -22,6 +22,8 @@ from vipkb.stores.oxigraph_ import EmbeddedStore
 from vipkb.stores.sparql_ import RemoteStore
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Hand-written annotations (no label maps) used across tests.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _free_port() -> int:
@@ -112,17 +114,24 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
 
 
 @pytest.fixture
-def empty_kb(store_factory: Callable[[], Store]) -> KnowledgeBase:
+def settings(tmp_path: Path) -> Settings:
+    """Default settings with files kept in the test's temporary directory."""
+    return Settings(files_url=str(tmp_path / "files"))
+
+
+@pytest.fixture
+def empty_kb(store_factory: Callable[[], Store], settings: Settings) -> KnowledgeBase:
     """An initialised knowledge base (ontology and shapes, no data) on each store."""
-    kb = KnowledgeBase(store_factory(), settings=Settings())
+    kb = KnowledgeBase(store_factory(), settings=settings)
     kb.init(load_data=False)
     return kb
 
 
 @pytest.fixture(scope="session")
-def seeded_kb() -> KnowledgeBase:
-    """An in-memory knowledge base with the bundled data and the reasoner's inferences (read-only use)."""
-    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings())
+def seeded_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """An in-memory knowledge base with the bundled models and the reasoner's inferences (read-only use)."""
+    kb = KnowledgeBase(EmbeddedStore(None),
+                       settings=Settings(files_url=str(tmp_path_factory.mktemp("seeded-files"))))
     kb.init()
     return kb
 
@@ -138,9 +147,27 @@ def snapshot(kb: KnowledgeBase) -> bytes:
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A CLI runner whose knowledge base lives in a fresh directory."""
     monkeypatch.setenv("VIPKB_HOME", str(tmp_path / "cli-kb"))
+    monkeypatch.setenv("VIPKB_FILES", str(tmp_path / "cli-files"))
     for var in ("VIPKB_STORE", "VIPKB_STORE_UPDATE", "VIPKB_STORE_GSP", "VIPKB_RESOURCES"):
         monkeypatch.delenv(var, raising=False)
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A knowledge base and file store initialised once per session with the bundled data."""
+    root = tmp_path_factory.mktemp("initialised")
+    with KnowledgeBase.open(Settings(home=root / "cli-kb", files_url=str(root / "cli-files"))) as kb:
+        kb.init()
+    return root
+
+
+@pytest.fixture
+def initialised(runner: CliRunner, initialised_template: Path, tmp_path: Path) -> CliRunner:
+    """A CLI runner on a private copy of an initialised knowledge base (init costs seconds)."""
+    for name in ("cli-kb", "cli-files"):
+        shutil.copytree(initialised_template / name, tmp_path / name)
+    return runner
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from tests.conftest import ROOT, snapshot
+from tests.conftest import FIXTURES, snapshot
 from vipkb.documents import load_path, parse_document, resolve_format
 from vipkb.errors import DocumentError, DocumentTooLargeError, NotConformingError
 
-BRAIN = (ROOT / "data" / "models" / "brain-mr-partial.ttl").read_text()
+BRAIN = (FIXTURES / "brain-mr-partial.ttl").read_text()
 
 BAD_DOCUMENTS = {
     # name: (file name, content, expected fragment of the message, expected line)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pyoxigraph as ox
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES
 from vipkb import KnowledgeBase, Settings
 from vipkb.catalog import list_models
 from vipkb.cli import main
@@ -19,8 +21,10 @@ from vipkb.stores.oxigraph_ import EmbeddedStore
 @pytest.fixture(scope="module")
 def kb() -> KnowledgeBase:
     kb = KnowledgeBase(EmbeddedStore(None), settings=Settings())
-    kb.init()
-    brain = (ROOT / "data" / "models" / "brain-mr-partial.ttl").read_text()
+    kb.init(load_data=False)
+    for name in ("brain-mr-partial.ttl", "sphere-phantom.ttl"):
+        kb.load_file(FIXTURES / name)
+    brain = (FIXTURES / "brain-mr-partial.ttl").read_text()
     liver = (brain.replace("brain-mr-partial", "liver-test").replace("Brain, MR only (partial)", "Liver test")
              .replace("obo:UBERON_0002020", "obo:UBERON_0002107").replace('"grey matter"', '"liver"'))
     kb.load(parse_document(liver, format=ox.RdfFormat.TURTLE, source="liver.ttl",
@@ -54,9 +58,22 @@ def test_search(kb, criteria, expected):
     assert ids(kb, **criteria) == expected
 
 
-def test_cli_search(runner):
-    assert runner.invoke(main, ["init"]).exit_code == 0
+def test_bundled_models_search(seeded_kb):
+    # The phantom's liver-equivalent rods depict liver too.
+    assert [m.iri for m in list_models(seeded_kb, ModelFilter(region="abdominal organ"))] == [
+        "https://w3id.org/vipkb/model/abdomen/v1", "https://w3id.org/vipkb/model/contrast-detail/v1"]
+    assert ids(seeded_kb, region="kidney") == ["abdomen"]
+    labels = {m.label for m in list_models(seeded_kb, ModelFilter(dynamic=True))}
+    assert labels == {"Beating heart (left ventricle)"}
+    labels = {m.label for m in list_models(seeded_kb, ModelFilter(layer_kind="pathological"))}
+    assert labels == {"Brain with tumour", "Abdomen with liver tumour"}
+
+
+def test_cli_search(initialised):
+    runner = initialised
     result = runner.invoke(main, ["models", "--ready", "CT", "--static", "--format", "json"])
-    assert [m["id"] for m in json.loads(result.output)] == ["sphere-phantom"]
-    result = runner.invoke(main, ["models", "--region", "head structure", "--format", "csv"])
-    assert result.output.splitlines()[1].startswith("brain-mr-partial,")
+    assert sorted(m["label"] for m in json.loads(result.output)) == [
+        "Abdomen with liver tumour", "Brain with tumour", "Contrast-detail phantom"]
+    result = runner.invoke(main, ["models", "--region", "white matter", "--format", "csv"])
+    rows = list(csv.reader(io.StringIO(result.output)))
+    assert [row[1] for row in rows[1:]] == ["Brain with tumour", "Brain, MR only (partial)"]

@@ -152,6 +152,8 @@ BAD_ARCHIVES = {
     "column-without-source": (dict(model__json=_meta(sources={k: v for k, v in SOURCES.items()
                                                               if k != "MassDensity [kg/m3]"})),
                               "column 'MassDensity [kg/m3]' of geometry.csv has no entry"),
+    "per-tissue-source-missing": (dict(model__json=_meta(sources={**SOURCES, "T1@1.5T [ms]": {"fat": "x"}})),
+                                  "'sources' for tissue 'water'"),
     "unknown-tissue": (dict(lesion__csv=LESION_LUT.replace(",lesion,", ",tumour,").encode()),
                        "tissue 'tumour' (label 7 in lesion.csv) is not described"),
     "grid-shape-differs": (dict(geometry_i1__nii__gz=_nii(np.ones((12, 12, 9), np.uint8))),

@@ -5,28 +5,46 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES
 from vipkb import KnowledgeBase, Settings
 from vipkb.documents import load_path
 from vipkb.namespaces import VIP, Graphs
 from vipkb.queries import INFERRED_READY, ready_for_modality
 from vipkb.reasoning import classify_models
-from vipkb.resources import data_files, ontology_files
+from vipkb.resources import ontology_files
 from vipkb.stores.oxigraph_ import EmbeddedStore
 
 MODALITIES = ["MR", "Ultrasound", "CT", "XRay", "PET"]
-PHANTOM = ROOT / "data" / "models" / "sphere-phantom.ttl"
+PHANTOM = FIXTURES / "sphere-phantom.ttl"
 
 
 def _triples(paths):
     return [q.triple for p in paths for q in load_path(p, max_bytes=10**7).quads]
 
 
-def test_ontology_and_bundled_annotations_are_consistent_and_classified():
+def test_ontology_and_annotations_are_consistent_and_classified():
     inferences = {i.model.rsplit("/", 1)[1]: i.ready_for for i in
-                  classify_models(_triples(ontology_files()), [_triples([p]) for p in data_files()])}
+                  classify_models(_triples(ontology_files()), [_triples([FIXTURES / "brain-mr-partial.ttl"]),
+                                                               _triples([PHANTOM])])}
     assert inferences["brain-mr-partial"] == {str(VIP.MR)}
     assert inferences["sphere-phantom"] == {str(VIP[m]) for m in MODALITIES}
+
+
+BUNDLED_READINESS = {
+    "brain": {"MR", "CT", "XRay", "PET"},
+    "abdomen": {"MR", "Ultrasound", "CT", "XRay", "PET"},
+    "beating-heart": {"MR", "Ultrasound"},
+    "contrast-detail": {"MR", "Ultrasound", "CT", "XRay", "PET"},
+    "brain-mr-only": {"MR"},
+}
+
+
+def test_bundled_models_are_classified_as_the_issue_lists(seeded_kb):
+    ready: dict[str, set[str]] = {}
+    for r in seeded_kb.store.query(INFERRED_READY):
+        model_id = r["model"].value.split("/model/", 1)[1].rsplit("/v", 1)[0]
+        ready.setdefault(model_id, set()).add(r["modality"].value.rsplit("#", 1)[1])
+    assert ready == BUNDLED_READINESS
 
 
 def test_ontology_alone_is_consistent():
@@ -73,7 +91,8 @@ def test_readiness_classes_follow_the_modalities_requirements(seeded_kb):
 
 def test_inferences_are_refreshed_on_every_write(tmp_path):
     kb = KnowledgeBase(EmbeddedStore(None), settings=Settings())
-    kb.init()
+    kb.init(load_data=False)
+    kb.load_file(PHANTOM)
     phantom_iri = "https://w3id.org/vipkb/model/sphere-phantom"
 
     def ready() -> set[str]:
@@ -96,15 +115,15 @@ def test_inferences_are_refreshed_on_every_write(tmp_path):
     assert ready() == set()
 
 
-def test_reasoner_off_materialises_nothing():
-    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings(reasoner="off"))
+def test_reasoner_off_materialises_nothing(tmp_path):
+    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings(reasoner="off", files_url=str(tmp_path)))
     kb.init()
     assert len(kb.store.graph_triples(ox.NamedNode(str(Graphs.INFERRED)))) == 0
-    assert kb.stats()["models"] == 2
+    assert kb.stats()["models"] == len(BUNDLED_READINESS)
 
 
 def test_region_search_finds_parts_through_the_local_hierarchy(seeded_kb):
     rows = seeded_kb.query("""SELECT DISTINCT ?model WHERE {
         ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer/vip:hasLayerPart/vip:depicts ?what .
-        ?what rdfs:subClassOf* vip:HeadOrgan }""")
-    assert [r["model"].value.rsplit("/", 1)[1] for r in rows] == ["brain-mr-partial"]
+        ?what rdfs:subClassOf* vip:HeadOrgan } ORDER BY ?model""")
+    assert [r["model"].value.split("/model/")[1] for r in rows] == ["brain-mr-only/v1", "brain/v1"]

@@ -12,14 +12,16 @@ import pytest
 from tests.conftest import ROOT
 from vipkb.config import Settings
 from vipkb.errors import ConfigurationError
-from vipkb.resources import data_files, ontology_files, resources_root, shape_files
+from vipkb.resources import data_files, model_archives, ontology_files, resources_root, shape_files
 
 
 def test_checkout_resources():
     assert resources_root() == ROOT
     assert [p.name for p in ontology_files()] == ["vip.ttl"]
     assert [p.name for p in shape_files()] == ["vip-shapes.ttl"]
-    assert {p.name for p in data_files()} >= {"brain-mr-partial.ttl", "sphere-phantom.ttl"}
+    assert data_files() == []  # bundled models are archives, not loose annotations
+    assert [p.name for p in model_archives()] == [
+        "abdomen", "beating-heart", "brain", "brain-mr-only", "contrast-detail"]
 
 
 def test_resources_setting_overrides(tmp_path):
@@ -44,10 +46,10 @@ def test_installed_wheel_carries_its_resources(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIPKB_")}
     env["PYTHONPATH"] = str(site)
     probe = ("import vipkb, vipkb.resources as r; print(vipkb.__file__); print(r.resources_root()); "
-             "print(len(r.ontology_files()), len(r.shape_files()), len(r.data_files()))")
+             "print(len(r.ontology_files()), len(r.shape_files()), len(r.model_archives()))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, check=True,
                          capture_output=True, text=True).stdout.splitlines()
     assert Path(out[0]).is_relative_to(site)
     assert Path(out[1]) == site / "vipkb" / "_resources"
-    n_onto, n_shapes, n_data = map(int, out[2].split())
-    assert (n_onto, n_shapes) == (1, 1) and n_data == len(data_files())
+    n_onto, n_shapes, n_models = map(int, out[2].split())
+    assert (n_onto, n_shapes) == (1, 1) and n_models == len(model_archives())

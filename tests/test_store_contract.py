@@ -8,14 +8,14 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from tests.conftest import ROOT, snapshot
+from tests.conftest import FIXTURES, snapshot
 from vipkb import KnowledgeBase, Settings
 from vipkb.documents import load_path, parse_document
 from vipkb.errors import NotConformingError, QueryError, ReservedGraphError, UnknownResourceError
 from vipkb.namespaces import VIP, Graphs
 
-BRAIN = ROOT / "data" / "models" / "brain-mr-partial.ttl"
-PHANTOM = ROOT / "data" / "models" / "sphere-phantom.ttl"
+BRAIN = FIXTURES / "brain-mr-partial.ttl"
+PHANTOM = FIXTURES / "sphere-phantom.ttl"
 BRAIN_IRI = "https://w3id.org/vipkb/model/brain-mr-partial"
 PHANTOM_IRI = "https://w3id.org/vipkb/model/sphere-phantom"
 BRAIN_GRAPH = str(Graphs.for_resource("model", BRAIN_IRI))
@@ -30,17 +30,16 @@ def _ready(kb: KnowledgeBase) -> set[tuple[str, str]]:
     return {(r["m"].value, r["x"].value.rsplit("#", 1)[1]) for r in rows}
 
 
-def test_init_is_idempotent(store_factory):
-    kb = KnowledgeBase(store_factory(), settings=Settings())
+def test_init_is_idempotent(store_factory, settings):
+    kb = KnowledgeBase(store_factory(), settings=settings)
     assert not kb.is_initialised()
     first = kb.init()
-    assert first.ontology_loaded and first.shapes_loaded
-    assert sorted(first.data.written) == sorted(
-        str(Graphs.for_resource("model", i)) for i in (BRAIN_IRI, PHANTOM_IRI))
+    assert first.ontology_loaded and first.shapes_loaded and first.changed
+    assert sorted(m.model.split("/model/")[1] for m in first.models) == [
+        "abdomen/v1", "beating-heart/v1", "brain-mr-only/v1", "brain/v1", "contrast-detail/v1"]
     before = snapshot(kb)
     second = kb.init()
-    assert not second.ontology_loaded and not second.shapes_loaded
-    assert second.data.written == [] and len(second.data.skipped) == 2
+    assert not second.changed and all(m.unchanged for m in second.models)
     assert snapshot(kb) == before
 
 
@@ -168,16 +167,16 @@ def test_stats_counts(empty_kb):
 
 
 def test_embedded_store_persists_across_reopen(tmp_path):
-    settings = Settings(home=tmp_path / "kb")
+    settings = Settings(home=tmp_path / "kb", files_url=str(tmp_path / "files"))
     with KnowledgeBase.open(settings) as kb:
         kb.init()
         count = kb.store.quad_count()
     with KnowledgeBase.open(settings) as kb:
         assert kb.is_initialised()
         assert kb.store.quad_count() == count
-        assert {m.rsplit("/", 1)[1] for m in
+        assert {m.split("/model/")[1] for m in
                 (r["m"].value for r in kb.query(f"SELECT ?m WHERE {{ ?m vip:readyFor <{VIP.CT}> }}"))} == {
-            "sphere-phantom"}
+            "abdomen/v1", "brain/v1", "contrast-detail/v1"}
 
 
 def test_unknown_store_url_is_a_configuration_error():

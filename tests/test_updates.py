@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT, snapshot
+from tests.conftest import FIXTURES, snapshot
 from vipkb.cli import main
 from vipkb.documents import load_path
 from vipkb.errors import NotConformingError, QueryError, ReservedGraphError
@@ -17,7 +17,7 @@ BRAIN_GRAPH = str(Graphs.for_resource("model", BRAIN_IRI))
 
 @pytest.fixture
 def kb(empty_kb):
-    empty_kb.load(load_path(ROOT / "data" / "models" / "brain-mr-partial.ttl", max_bytes=10**7))
+    empty_kb.load(load_path(FIXTURES / "brain-mr-partial.ttl", max_bytes=10**7))
     return empty_kb
 
 
@@ -76,9 +76,11 @@ def test_drop_through_update_removes_inferences(kb):
     assert not kb.query(f"ASK {{ GRAPH <{Graphs.INFERRED}> {{ <{BRAIN_IRI}> ?p ?o }} }}").boolean
 
 
-def test_cli_update(runner):
-    assert runner.invoke(main, ["init"]).exit_code == 0
-    ok = runner.invoke(main, ["update", f"COPY <{BRAIN_GRAPH}> TO <urn:vipkb:copy>"])
+def test_cli_update(initialised):
+    bundled = Graphs.for_resource("model", "https://w3id.org/vipkb/model/brain-mr-only/v1")
+    assert str(bundled) == "https://w3id.org/vipkb/graph/model/brain-mr-only/v1"
+    runner = initialised
+    ok = runner.invoke(main, ["update", f"COPY <{bundled}> TO <urn:vipkb:copy>"])
     assert ok.exit_code == 0, ok.output
     assert "wrote   <urn:vipkb:copy>" in ok.output
     bad = runner.invoke(main, ["update", "CLEAR ALL"])

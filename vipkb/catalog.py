@@ -6,15 +6,20 @@ the graph in Python.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from vipkb import queries
 from vipkb.kb import KnowledgeBase
 from vipkb.results import term_text
 
+_VERSIONED = re.compile(r".*/model/([^/#]+)/v[0-9]+$")
+
 
 def _local(iri: str) -> str:
-    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    # A versioned model IRI (.../model/<id>/v<n>) is known by its model id.
+    versioned = _VERSIONED.match(iri)
+    return versioned.group(1) if versioned else iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
 class _Summary:
@@ -78,7 +83,7 @@ def list_models(kb: KnowledgeBase, criteria: queries.ModelFilter | None = None) 
             dimensionality=int(dim.value) if dim is not None else None,
             instants=int(r["instants"].value),
             parts=int(r["parts"].value),
-            layers=term_text(r.get("layers")) or "-",
+            layers=", ".join(sorted(term_text(r.get("layers")).split(", "))) if r.get("layers") else "-",
             ready=ready,
         ))
     return out

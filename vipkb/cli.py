@@ -105,7 +105,7 @@ def init(no_data: bool) -> None:
     with open_kb() as kb:
         click.echo(f"knowledge base: {kb.store.describe()}")
         report = kb.init(load_data=not no_data, progress=click.echo)
-        if not (report.ontology_loaded or report.shapes_loaded or report.data.written):
+        if not report.changed:
             click.echo("already up to date")
 
 

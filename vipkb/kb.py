@@ -95,6 +95,14 @@ class InitReport:
     ontology_loaded: bool = False
     shapes_loaded: bool = False
     data: CommitResult = field(default_factory=CommitResult)
+    #: One :class:`vipkb.models.repository.ImportResult` per bundled model archive.
+    models: list = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether init wrote anything."""
+        return bool(self.ontology_loaded or self.shapes_loaded or self.data.written
+                    or any(not m.unchanged for m in self.models))
 
 
 def _main_resources(triples: Iterable[ox.Triple]) -> list[tuple[str, str]]:
@@ -384,7 +392,12 @@ class KnowledgeBase:
                 for f in data_files(self.settings):
                     tx.put(load_path(f, max_bytes=self.settings.max_document_bytes), skip_unchanged=True)
             report.data = tx.result or CommitResult()
-            say(f"data: {len(report.data.written)} graph(s) written, {len(report.data.skipped)} unchanged")
+            if report.data.written or report.data.skipped:
+                say(f"data: {len(report.data.written)} graph(s) written, {len(report.data.skipped)} unchanged")
+            # Model archives are imported by the repository, which builds on this class.
+            from vipkb.models.repository import import_bundled
+
+            report.models = import_bundled(self, progress=say)
         return report
 
     def reclassify(self) -> int:

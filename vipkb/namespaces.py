@@ -270,7 +270,7 @@ class Graphs:
         rdflib.term.URIRef('https://w3id.org/vipkb/graph/model/brain')
         """
         prefix = f"{BASE}{kind}/"
-        if iri.startswith(prefix) and re.fullmatch(r"[A-Za-z0-9._~-]+", iri[len(prefix):]):
+        if iri.startswith(prefix) and re.fullmatch(r"[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*", iri[len(prefix):]):
             local = iri[len(prefix):]
         else:
             local = "h-" + hashlib.sha256(iri.encode()).hexdigest()[:24]

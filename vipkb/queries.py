@@ -109,11 +109,12 @@ class ModelFilter:
                     ":" in self.region and self.region.split(":", 1)[0] in PREFIXES):
                 prefix, _, local = self.region.partition(":")
                 target = iri(self.region if self.region.startswith("http") else PREFIXES[prefix] + local)
-                match = f"FILTER (?region = {target})"
+                match = f"BIND ({target} AS ?region)"
             else:
-                match = f"?region rdfs:label ?rl . FILTER (LCASE(STR(?rl)) = LCASE({literal(self.region)}))"
-            out.append("FILTER EXISTS { ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer/"
-                       f"vip:hasLayerPart/vip:depicts/rdfs:subClassOf* ?region . {match} }}")
+                match = f"?region rdfs:label ?rl . FILTER (LCASE(STR(?rl)) = LCASE({literal(self.region)})) ."
+            # Region first: from it down the class hierarchy, then to parts and their model.
+            out.append(f"FILTER EXISTS {{ {match} ?class rdfs:subClassOf* ?region . ?part vip:depicts ?class . "
+                       "?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer/vip:hasLayerPart ?part }")
         if self.layer_kind:
             out.append("FILTER EXISTS { ?model vip:hasTimePoint/vip:hasInstant/vip:hasObjectLayer ?l . "
                        f"?l a ?k . ?k rdfs:subClassOf vip:ObjectLayer ; rdfs:label ?kl . "
@@ -140,8 +141,8 @@ SELECT ?model ?label ?dynamics ?dimensionality
        (GROUP_CONCAT(DISTINCT ?layerKindLabel; separator=", ") AS ?layers)
        (GROUP_CONCAT(DISTINCT ?modalityName; separator=", ") AS ?ready)
 WHERE {{
-  ?model a vip:ObjectModel ; rdfs:label ?label .
-  {criteria.patterns()}
+  {{ SELECT ?model WHERE {{ ?model a vip:ObjectModel . {criteria.patterns()} }} }}
+  ?model rdfs:label ?label .
   OPTIONAL {{ ?model vip:dynamics ?dynamics }}
   OPTIONAL {{ ?model vip:spatialDimensionality ?dimensionality }}
   OPTIONAL {{ ?model vip:hasTimePoint/vip:hasInstant ?instant .

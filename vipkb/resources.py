@@ -65,5 +65,13 @@ def shape_files(settings: Settings | None = None) -> list[Path]:
 
 
 def data_files(settings: Settings | None = None) -> list[Path]:
-    """The bundled annotation documents under ``data/``, in a stable order."""
-    return _files("data", ("*.ttl", "*.jsonld", "*.trig"), settings)
+    """The bundled annotation documents under ``data/`` (outside model archives), in a stable order."""
+    archives = model_archives(settings)
+    return [p for p in _files("data", ("*.ttl", "*.jsonld", "*.trig"), settings)
+            if not any(p.is_relative_to(a) for a in archives)]
+
+
+def model_archives(settings: Settings | None = None) -> list[Path]:
+    """The bundled model archives: folders under ``data/models/`` holding a ``model.json``."""
+    root = resources_root(settings) / "data" / "models"
+    return sorted(p.parent for p in root.glob("*/model.json")) if root.is_dir() else []

@@ -18,6 +18,8 @@ from vipkb.models.spec import DYNAMICS, LAYER_KINDS, CheckedModel
 from vipkb.namespaces import BASE, QUDT, SPDX, VIP
 
 _MEDIA = "https://www.iana.org/assignments/media-types/"
+#: A citation that is a bare IRI becomes a link; anything else stays text.
+_IRI = re.compile(r"https?://[^\s<>\"{}|^`\\]+")
 
 
 def _n(iri: object) -> ox.NamedNode:
@@ -166,8 +168,8 @@ def _annotate_layer(add, checked: CheckedModel, iri: str, inst_id: str, inst_nod
             add(v, VIP.forLayerPart, part)
             add(v, VIP.parameterKind, _n(col.kind_iri))
             add(v, QUDT.unit, _n(col.unit))
-            source = spec.sources[col.header]
-            add(v, DCTERMS.source, _n(source) if source.startswith(("http://", "https://")) else _lit(source))
+            source = spec.source(col.header, row.tissue)
+            add(v, DCTERMS.source, _n(source) if _IRI.fullmatch(source) else _lit(source))
             if col.field_strength is not None:
                 add(v, VIP.atFieldStrength, _double(col.field_strength))
             if col.frequency is not None:

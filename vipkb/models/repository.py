@@ -19,6 +19,7 @@ from vipkb.kb import CommitResult, KnowledgeBase
 from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri
 from vipkb.models.archive import read_archive, write_archive
 from vipkb.models.spec import check_archive
+from vipkb.resources import model_archives
 from vipkb.results import term_text
 
 
@@ -83,6 +84,20 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None
         raise
     return ImportResult(model=model_iri(checked.spec.id, version), version=version, unchanged=False,
                         commit=commit, files_stored=len(stored))
+
+
+def import_bundled(kb: KnowledgeBase, *, progress=None) -> list[ImportResult]:
+    """Import every bundled model archive (``data/models/*/``); unchanged ones are skipped."""
+    say = progress or (lambda _msg: None)
+    results = []
+    files = FileStore(kb.settings.files_url)
+    for path in model_archives(kb.settings):
+        result = import_model(kb, path, files=files)
+        say(f"model {path.name}: " + (f"unchanged (v{result.version})" if result.unchanged else
+                                      f"imported v{result.version}, ready for "
+                                      f"{', '.join(result.commit.ready.get(result.model, [])) or 'no modality'}"))
+        results.append(result)
+    return results
 
 
 def resolve_model(kb: KnowledgeBase, ref: str) -> str:

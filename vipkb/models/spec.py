@@ -7,7 +7,8 @@
       "dynamics": "static",                      # static | moving | longitudinal
       "modalities": ["MR", "CT", "PET"],          # what the model claims to be ready for
       "tissues": {"csf": {"label": "cerebrospinal fluid", "depicts": ["obo:UBERON_0001359"]}},
-      "sources": {"T1@1.5T [ms]": "https://doi.org/..."},   # one citation per LUT column
+      "sources": {"T1@1.5T [ms]": "https://doi.org/...",   # one citation per LUT column, or
+                  "T2@3T [ms]": {"*": "https://doi.org/...", "csf": "Assumed: ..."}},  # per tissue
       "time_points": [{"index": 0, "offset_days": 0, "instants": [
           {"index": 0, "time_s": 0.0,
            "layers": [{"name": "anatomy", "kind": "anatomical", "labels": "anatomy.nii.gz", "lut": "anatomy.csv"}]}
@@ -97,8 +98,13 @@ class ModelSpec:
     dynamics: str
     modalities: tuple[str, ...]
     tissues: dict[str, Tissue]
-    sources: dict[str, str]
+    sources: dict[str, dict[str, str]]
     time_points: tuple[TimePoint, ...]
+
+    def source(self, column: str, tissue: str) -> str | None:
+        """The citation for one tissue's value in one column (tissue-specific first)."""
+        by_tissue = self.sources.get(column, {})
+        return by_tissue.get(tissue) or by_tissue.get("*")
 
     def instants(self) -> list[tuple[TimePoint, Instant]]:
         """Every (time point, instant) pair, in order."""
@@ -135,7 +141,14 @@ def parse_spec(meta: dict, source: str) -> ModelSpec:
         if not depicts:
             raise ModelArchiveError(f"{tw}: 'depicts' needs at least one class IRI")
         tissues[name] = Tissue(name=name, label=_require(t, "label", str, tw), depicts=depicts)
-    sources = {str(k): str(v) for k, v in _require(meta, "sources", dict, where).items()}
+    sources: dict[str, dict[str, str]] = {}
+    for column, cited in _require(meta, "sources", dict, where).items():
+        if isinstance(cited, str):
+            sources[column] = {"*": cited}
+        elif isinstance(cited, dict) and all(isinstance(v, str) for v in cited.values()):
+            sources[column] = dict(cited)
+        else:
+            raise ModelArchiveError(f"{where}: sources[{column!r}] must be a citation or a {{tissue: citation}} map")
     time_points = []
     for tp in _require(meta, "time_points", list, where):
         tpw = f"{where}, time point {tp.get('index')!r}"
@@ -232,14 +245,15 @@ def check_archive(archive: Archive, requirements: dict[str, set[str]]) -> Checke
         if unused:
             raise ModelArchiveError(f"{archive.source}: labels {unused} are in look-up table {lut_name} but in "
                                     "none of the label maps that use it")
-        for col in table.columns:
-            if col.header not in spec.sources:
-                raise ModelArchiveError(f"{archive.source}: column {col.header!r} of {lut_name} has no entry in "
-                                        "model.json 'sources': cite where its values come from")
         for row in table.rows:
             if row.tissue not in spec.tissues:
                 raise ModelArchiveError(f"{archive.source}: tissue {row.tissue!r} (label {row.label} in {lut_name}) "
                                         "is not described in model.json 'tissues'")
+            for col in table.columns:
+                if col.header in row.values and not spec.source(col.header, row.tissue):
+                    raise ModelArchiveError(
+                        f"{archive.source}: column {col.header!r} of {lut_name} has no entry in model.json "
+                        f"'sources' for tissue {row.tissue!r}: cite where its values come from")
             kinds = {c.kind for c in table.columns if c.header in row.values}
             for modality in spec.modalities:
                 lacking = sorted(requirements.get(modality, set()) - kinds)
