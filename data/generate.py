@@ -1,6 +1,6 @@
 """Generate the bundled object models, deterministically (same bytes every run).
 
-Run ``python data/generate.py`` from anywhere; it rewrites ``data/models/<id>/``
+Run ``python data/generate.py [OUT]`` from anywhere; it rewrites ``data/models/<id>/``
 (label maps as gzip-compressed NIfTI-1 with mtime 0, look-up tables as CSV,
 ``model.json``).  ``vipkb init`` imports these archives.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -185,8 +186,7 @@ US = ["SpeedOfSound [m/s]", "ScattererDensity [m-3]", "ScattererReflectivity [1]
 PET = ["RadioactiveConcentration(FDG) [Bq/m3]"]
 
 
-def _write(model_id: str, meta: dict, files: dict[str, bytes]) -> None:
-    folder = OUT / model_id
+def _write(folder: Path, meta: dict, files: dict[str, bytes]) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -215,7 +215,7 @@ def _merge_sources(*sources: dict) -> dict:
     return out
 
 
-def brain() -> None:
+def brain(out: Path) -> None:
     """Brain, 1 mm voxels: scalp, skull, CSF, grey and white matter; a tumour in its own layer."""
     zooms, shape = (1.0, 1.0, 1.0), (160, 192, 150)
     c = (80.0, 96.0, 70.0)
@@ -239,11 +239,11 @@ def brain() -> None:
             "tissues": _tissues([n for _, n, _ in rings] + ["glioma"]), "sources": _merge_sources(src_a, src_p),
             "time_points": _static([("anatomy", "anatomical", "anatomy.nii.gz", "anatomy.csv"),
                                     ("tumour", "pathological", "tumour.nii.gz", "tumour.csv")])}
-    _write("brain", meta, {"anatomy.nii.gz": _nifti(anatomy, zooms), "tumour.nii.gz": _nifti(tumour, zooms),
+    _write(out / "brain", meta, {"anatomy.nii.gz": _nifti(anatomy, zooms), "tumour.nii.gz": _nifti(tumour, zooms),
                            "anatomy.csv": lut_a.encode(), "tumour.csv": lut_p.encode()})
 
 
-def abdomen() -> None:
+def abdomen(out: Path) -> None:
     """Abdomen, 2 mm voxels: liver with a tumour, kidneys, spleen, spine, lungs, fat, soft tissue."""
     zooms, shape = (2.0, 2.0, 2.0), (180, 130, 110)
     body_c = (180.0, 130.0, 110.0)
@@ -274,11 +274,11 @@ def abdomen() -> None:
             "tissues": _tissues(names + ["liver-tumour"]), "sources": _merge_sources(src_a, src_p),
             "time_points": _static([("anatomy", "anatomical", "anatomy.nii.gz", "anatomy.csv"),
                                     ("tumour", "pathological", "tumour.nii.gz", "tumour.csv")])}
-    _write("abdomen", meta, {"anatomy.nii.gz": _nifti(labels, zooms), "tumour.nii.gz": _nifti(lesion, zooms),
+    _write(out / "abdomen", meta, {"anatomy.nii.gz": _nifti(labels, zooms), "tumour.nii.gz": _nifti(lesion, zooms),
                              "anatomy.csv": lut_a.encode(), "tumour.csv": lut_p.encode()})
 
 
-def heart() -> None:
+def heart(out: Path) -> None:
     """Beating heart, 3D+t: 10 instants over a 1 s cycle, the left ventricle contracting."""
     zooms, shape = (1.5, 1.5, 1.5), (80, 80, 64)
     c = (60.0, 60.0, 48.0)
@@ -310,10 +310,10 @@ def heart() -> None:
             "license": "https://creativecommons.org/licenses/by/4.0/", "modalities": ["MR", "Ultrasound"],
             "tissues": _tissues(["muscle", "myocardium", "blood"]), "sources": sources,
             "time_points": [{"index": 0, "instants": instants}]}
-    _write("beating-heart", meta, files)
+    _write(out / "beating-heart", meta, files)
 
 
-def contrast_detail() -> None:
+def contrast_detail(out: Path) -> None:
     """Contrast-detail phantom: cylinders and spheres of several materials and sizes in water."""
     zooms, shape = (1.0, 1.0, 1.0), (200, 200, 60)
     labels = np.zeros(shape, np.uint8)
@@ -347,10 +347,10 @@ def contrast_detail() -> None:
             "license": "https://creativecommons.org/licenses/by/4.0/",
             "modalities": ["MR", "Ultrasound", "CT", "XRay", "PET"], "tissues": tissues, "sources": sources,
             "time_points": _static([("geometry", "geometrical", "geometry.nii.gz", "geometry.csv")])}
-    _write("contrast-detail", meta, {"geometry.nii.gz": _nifti(labels, zooms), "geometry.csv": lut.encode()})
+    _write(out / "contrast-detail", meta, {"geometry.nii.gz": _nifti(labels, zooms), "geometry.csv": lut.encode()})
 
 
-def partial_brain() -> None:
+def partial_brain(out: Path) -> None:
     """Deliberately partial: anatomical layer only, MR (1.5 T) parameters only."""
     zooms, shape = (2.0, 2.0, 2.0), (80, 96, 75)
     c = (80.0, 96.0, 70.0)
@@ -364,15 +364,15 @@ def partial_brain() -> None:
             "license": "https://creativecommons.org/licenses/by/4.0/", "modalities": ["MR"],
             "tissues": _tissues(["csf", "grey", "white"]), "sources": sources,
             "time_points": _static([("anatomy", "anatomical", "anatomy.nii.gz", "anatomy.csv")])}
-    _write("brain-mr-only", meta, {"anatomy.nii.gz": _nifti(labels, zooms), "anatomy.csv": lut.encode()})
+    _write(out / "brain-mr-only", meta, {"anatomy.nii.gz": _nifti(labels, zooms), "anatomy.csv": lut.encode()})
 
 
-def main() -> None:
-    """Write every bundled model archive."""
+def main(out: Path = OUT) -> None:
+    """Write every bundled model archive under ``out``."""
     for build in (brain, abdomen, heart, contrast_detail, partial_brain):
-        build()
+        build(out)
         print(f"generated {build.__name__}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -273,3 +273,15 @@ def model_tissues(model: str) -> str:
          AS ?param)
   }}
 }} ORDER BY ?label"""
+
+
+def part_compositions(model: str) -> str:
+    """Each part of the model's first instant with its density and element fractions."""
+    return P + f"""SELECT ?part ?label ?tissue ?layer ?density ?z ?fraction WHERE {{
+  {iri(model)} vip:hasTimePoint ?tp . ?tp vip:timePointIndex 0 ; vip:hasInstant ?i . ?i vip:instantIndex 0 .
+  ?i vip:hasObjectLayer ?l . ?l rdfs:label ?layer ; vip:hasLayerPart ?part .
+  ?part vip:label ?label ; rdfs:label ?tissue .
+  ?d vip:forLayerPart ?part ; vip:parameterKind vip:MassDensity ; vip:numericValue ?density .
+  ?c vip:forLayerPart ?part ; vip:parameterKind vip:ElementalComposition ; vip:hasElementFraction ?e .
+  ?e vip:atomicNumber ?z ; vip:massFraction ?fraction .
+}}"""
