@@ -241,3 +241,46 @@ def test_cli_model_commands(runner, tmp_path, monkeypatch):
     assert missing.exit_code == 1 and "no model 'nothing'" in missing.output
     bad = runner.invoke(main, ["model", "import", str(tmp_path / "absent")])
     assert bad.exit_code == 1 and "no such file or folder" in bad.output
+
+
+def _with_t1_map(t1_map: bytes) -> dict[str, bytes]:
+    """The tiny model with T1 removed from its tables and given as a map instead; MR only."""
+    meta = json.loads(archive_files()["model.json"])
+    meta["modalities"] = ["MR"]
+    for inst in meta["time_points"][0]["instants"]:
+        inst["parameter_maps"] = [{"file": "t1.nii.gz", "parameter": "T1@1.5T [ms]",
+                                   "source": "https://doi.org/10.1148/radiol.2303021331"}]
+    drop_t1 = lambda text: "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 2)  # noqa: E731
+                                     for line in text.splitlines()) + "\n"
+    return archive_files(model__json=json.dumps(meta).encode(), geometry__csv=drop_t1(LUT).encode(),
+                         lesion__csv=drop_t1(LESION_LUT).encode(), **{"t1.nii.gz": t1_map})
+
+
+def test_parameter_map_gives_its_kind_to_every_tissue(kb, tmp_path):
+    t1 = np.full((12, 12, 8), 900.0, dtype=np.float32)
+    result = import_model(kb, write(tmp_path, _with_t1_map(_nii(t1))))
+    assert result.commit.ready == {result.model: ["CT", "MR", "XRay"]}  # T1 from the map, the rest from tables
+    # The same model without the map has no T1 at all: no longer ready for MR.
+    files = _with_t1_map(_nii(t1))
+    meta = json.loads(files.pop("model.json"))
+    files.pop("t1.nii.gz")
+    meta["modalities"] = []
+    for inst in meta["time_points"][0]["instants"]:
+        del inst["parameter_maps"]
+    without = import_model(kb, write(tmp_path, {**files, "model.json": json.dumps(meta).encode()}, "no-map"))
+    assert without.commit.ready == {without.model: ["CT", "XRay"]}
+    maps = kb.query(f"SELECT ?k ?b WHERE {{ <{result.model}> vip:hasTimePoint/vip:hasInstant/vip:hasParameterMap ?m . "
+                    "?m vip:parameterKind ?k ; vip:atFieldStrength ?b ; vip:mapFile ?f }")
+    assert {(r["k"].value.rsplit("#", 1)[1], r["b"].value) for r in maps} == {("T1", "1.5")}
+
+
+@pytest.mark.parametrize(("volume", "message"), [
+    (np.full((12, 12, 8), -5.0, np.float32), "negative values"),
+    (np.full((12, 12, 8), np.nan, np.float32), "NaN or infinite"),
+    (np.full((12, 12, 9), 900.0, np.float32), "not on the grid"),
+])
+def test_bad_parameter_maps_are_refused(kb, tmp_path, volume, message):
+    before = snapshot(kb)
+    with pytest.raises(ModelArchiveError, match=message):
+        import_model(kb, write(tmp_path, _with_t1_map(_nii(volume))))
+    assert snapshot(kb) == before

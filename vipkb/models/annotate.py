@@ -128,6 +128,18 @@ def annotate(checked: CheckedModel, *, version: int, previous: str | None) -> Do
                 add(inst_node, VIP.instantTime, _double(inst.time_s))
             for layer in inst.layers:
                 _annotate_layer(add, checked, iri, inst_id, inst_node, tp.index, inst.index, layer, files)
+            for pm in inst.maps:
+                map_node = _n(f"{iri}#{inst_id}-map-{_slug(pm.column.header)}")
+                add(inst_node, VIP.hasParameterMap, map_node)
+                add(map_node, RDF.type, _n(VIP.ParameterMap))
+                add(map_node, VIP.parameterKind, _n(pm.column.kind_iri))
+                add(map_node, QUDT.unit, _n(pm.column.unit))
+                add(map_node, VIP.mapFile, files[pm.file])
+                add(map_node, DCTERMS.source, _n(pm.source) if _IRI.fullmatch(pm.source) else _lit(pm.source))
+                if pm.column.field_strength is not None:
+                    add(map_node, VIP.atFieldStrength, _double(pm.column.field_strength))
+                if pm.column.frequency is not None:
+                    add(map_node, VIP.atFrequency, _double(pm.column.frequency))
     return Document(quads=tuple(out), source=f"{checked.archive.source} (model {spec.id} v{version})",
                     format=ox.RdfFormat.N_TRIPLES)
 

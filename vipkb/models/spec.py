@@ -11,7 +11,8 @@
                   "T2@3T [ms]": {"*": "https://doi.org/...", "csf": "Assumed: ..."}},  # per tissue
       "time_points": [{"index": 0, "offset_days": 0, "instants": [
           {"index": 0, "time_s": 0.0,
-           "layers": [{"name": "anatomy", "kind": "anatomical", "labels": "anatomy.nii.gz", "lut": "anatomy.csv"}]}
+           "layers": [{"name": "anatomy", "kind": "anatomical", "labels": "anatomy.nii.gz", "lut": "anatomy.csv"}],
+           "parameter_maps": [{"file": "t1.nii.gz", "parameter": "T1@1.5T [ms]", "source": "https://..."}]}
       ]}]
     }
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vipkb.models.archive import Archive
-from vipkb.models.lut import LookUpTable, ModelArchiveError, read_lut
+from vipkb.models.lut import Column, LookUpTable, ModelArchiveError, read_lut
 from vipkb.namespaces import PREFIXES
 
 LAYER_KINDS = {
@@ -70,12 +71,22 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class ParameterMap:
+    """A volume of one parameter over an instant (e.g. a T1 map)."""
+
+    file: str
+    column: Column
+    source: str
+
+
+@dataclass(frozen=True)
 class Instant:
-    """One instant: its layers."""
+    """One instant: its layers and parameter maps."""
 
     index: int
     time_s: float | None
     layers: tuple[Layer, ...]
+    maps: tuple[ParameterMap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,9 +176,18 @@ def parse_spec(meta: dict, source: str) -> ModelSpec:
                                     labels=_require(lay, "labels", str, lw), lut=_require(lay, "lut", str, lw)))
             if not layers:
                 raise ModelArchiveError(f"{iw}: an instant needs at least one layer")
+            maps = []
+            for pm in inst.get("parameter_maps", []):
+                mw = f"{iw}, parameter map {pm.get('file')!r}"
+                column = Column.parse(_require(pm, "parameter", str, mw), mw)
+                if column.kind in ("ElementalComposition",):
+                    raise ModelArchiveError(f"{mw}: a composition cannot be a parameter map; use a look-up table")
+                maps.append(ParameterMap(file=_require(pm, "file", str, mw), column=column,
+                                         source=_require(pm, "source", str, mw)))
             time_s = inst.get("time_s")
             instants.append(Instant(index=_require(inst, "index", int, iw),
-                                    time_s=float(time_s) if time_s is not None else None, layers=tuple(layers)))
+                                    time_s=float(time_s) if time_s is not None else None, layers=tuple(layers),
+                                    maps=tuple(maps)))
         offset = tp.get("offset_days")
         time_points.append(TimePoint(index=_require(tp, "index", int, tpw),
                                      offset_days=float(offset) if offset is not None else None,
@@ -238,6 +258,17 @@ def check_archive(archive: Archive, requirements: dict[str, set[str]]) -> Checke
                 raise ModelArchiveError(f"{archive.source}: labels {missing} appear in {layer.labels} but not in "
                                         f"its look-up table {layer.lut}")
             checked.labels_present[(tp.index, inst.index, layer.name)] = present
+        for pm in inst.maps:
+            image = archive.volume(pm.file, labels=False)
+            if image.shape != grid[0] or not np.allclose(image.affine, grid[1], atol=1e-4):
+                raise ModelArchiveError(f"{archive.source}: parameter map {pm.file} is not on the grid of the "
+                                        "label maps (shape and affine must match)")
+            values = np.asanyarray(image.dataobj)
+            if not np.all(np.isfinite(values)):
+                raise ModelArchiveError(f"{archive.source}: parameter map {pm.file} holds NaN or infinite values")
+            if values.min() < 0:
+                raise ModelArchiveError(f"{archive.source}: parameter map {pm.file} holds negative values "
+                                        f"(minimum {float(values.min()):g}); {pm.column.kind} cannot be negative")
     for lut_name, table in checked.tables.items():
         used = set().union(*(checked.labels_present[(tp.index, i.index, la.name)]
                              for tp, i in spec.instants() for la in i.layers if la.lut == lut_name))
@@ -255,6 +286,9 @@ def check_archive(archive: Archive, requirements: dict[str, set[str]]) -> Checke
                         f"{archive.source}: column {col.header!r} of {lut_name} has no entry in model.json "
                         f"'sources' for tissue {row.tissue!r}: cite where its values come from")
             kinds = {c.kind for c in table.columns if c.header in row.values}
+            # A parameter map gives its kind to every tissue of the instants that carry it.
+            kinds |= {pm.column.kind for _, i in spec.instants() for pm in i.maps
+                      if any(la.lut == lut_name for la in i.layers)}
             for modality in spec.modalities:
                 lacking = sorted(requirements.get(modality, set()) - kinds)
                 if lacking:
