@@ -69,13 +69,13 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None
     document = annotate(checked, version=version, previous=existing[-1][1] if existing else None)
     tx = kb.transaction()
     tx.put(document)
-    report = tx.validate()
+    # Files go in before the commit (the annotation must never point at missing
+    # files) and come out again if the commit is refused.
     stored: list[str] = []
-    if report.conforms:
-        for data in archive.files.values():
-            digest_, new = files.put(data)
-            if new:
-                stored.append(digest_)
+    for data in archive.files.values():
+        digest_, new = files.put(data)
+        if new:
+            stored.append(digest_)
     try:
         commit = tx.commit()
     except Exception:
