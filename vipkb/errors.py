@@ -82,6 +82,12 @@ class NotConformingError(VipkbError, ValueError):
         )
 
 
+class ModelArchiveError(VipkbError, ValueError):
+    """A model archive is malformed: says which file and what to fix."""
+
+    http_status = 400
+
+
 class InconsistentError(VipkbError, ValueError):
     """The reasoner found the ontology plus the written data inconsistent."""
 

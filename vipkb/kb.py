@@ -358,7 +358,6 @@ class KnowledgeBase:
         say = progress or (lambda _msg: None)
         ontology = self._read_bundle(ontology_files(self.settings), "ontology")
         shapes = self._read_bundle(shape_files(self.settings), "shapes")
-        _check_shapes(shapes)
         reserved = [(Graphs.ONTOLOGY, ontology), (Graphs.SHAPES, shapes)]
         recorded = {r["g"].value: r["hash"].value
                     for r in self.store.query(queries.catalog_records([str(g) for g, _ in reserved]))}
@@ -368,6 +367,8 @@ class KnowledgeBase:
             digest = content_hash(triples)
             if recorded.get(str(graph)) == digest:
                 continue
+            if graph == Graphs.SHAPES:
+                _check_shapes(shapes)  # only shapes about to be loaded need the SHACL-SHACL check
             g = ox.NamedNode(str(graph))
             quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
             quads.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.identifier)), ox.Literal(digest), catalog))

@@ -22,7 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from vipkb.config import DEFAULT_MAX_ARCHIVE_BYTES
-from vipkb.models.lut import ModelArchiveError
+from vipkb.errors import ModelArchiveError
 
 #: Name of the metadata file at the root of every archive.
 METADATA = "model.json"

@@ -19,14 +19,10 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from vipkb.errors import VipkbError
+from vipkb.errors import ModelArchiveError
 from vipkb.namespaces import UNIT, VIP
 
-
-class ModelArchiveError(VipkbError, ValueError):
-    """A model archive is malformed: says which file and what to fix."""
-
-    http_status = 400
+__all__ = ["Column", "LookUpTable", "ModelArchiveError", "Row", "read_lut", "write_lut"]
 
 
 #: Unit symbols accepted in headers, and their QUDT units.

@@ -18,7 +18,7 @@ from vipkb.files import FileStore
 from vipkb.kb import CommitResult, KnowledgeBase
 from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri
 from vipkb.models.archive import read_archive, write_archive
-from vipkb.models.spec import check_archive
+from vipkb.models.spec import check_archive, parse_spec
 from vipkb.resources import model_archives
 from vipkb.results import term_text
 
@@ -60,11 +60,11 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None
     """
     files = files or FileStore(kb.settings.files_url)
     archive = read_archive(path, max_bytes=kb.settings.max_archive_bytes)
-    checked = check_archive(archive, modality_requirements(kb))
-    existing = versions(kb, checked.spec.id)
-    digest = archive_digest(archive.files)
-    if existing and existing[-1][2] == digest:
+    existing = versions(kb, parse_spec(archive.metadata(), archive.source).id)
+    if existing and existing[-1][2] == archive_digest(archive.files):
+        # The same bytes were imported and checked before: skip decoding the volumes again.
         return ImportResult(model=existing[-1][1], version=existing[-1][0], unchanged=True)
+    checked = check_archive(archive, modality_requirements(kb))
     version = existing[-1][0] + 1 if existing else 1
     document = annotate(checked, version=version, previous=existing[-1][1] if existing else None)
     tx = kb.transaction()

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vipkb.errors import ModelArchiveError
 from vipkb.models.archive import Archive
-from vipkb.models.lut import Column, LookUpTable, ModelArchiveError, read_lut
+from vipkb.models.lut import Column, LookUpTable, read_lut
 from vipkb.namespaces import PREFIXES
 
 LAYER_KINDS = {
