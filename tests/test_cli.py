@@ -25,7 +25,7 @@ def test_summary_lists_models_and_readiness(initialised):
     assert "Models (5)" in result.output
     brain = next(line for line in result.output.splitlines() if line.startswith("brain-mr-only"))
     assert brain.rstrip().endswith("MR")
-    assert "Simulators (0)" in result.output
+    assert "Simulators (3)" in result.output
 
 
 def test_models_json(initialised):
@@ -38,9 +38,52 @@ def test_models_json(initialised):
     assert models["brain"]["layers"] == "anatomical layer, pathological layer"
 
 
-def test_simulators_is_empty_until_simulators_land(initialised):
+def test_init_describes_the_installed_simulators(initialised):
     result = initialised.invoke(main, ["simulators", "--format", "json"])
-    assert result.exit_code == 0 and json.loads(result.output) == []
+    assert result.exit_code == 0
+    listed = {s["id"]: s for s in json.loads(result.output)}
+    assert {k: v["modality"] for k, v in listed.items()} == {"mri": "MR", "ct": "CT", "radiography": "XRay"}
+    installed = initialised.invoke(main, ["simulators", "--installed", "--format", "json"])
+    fields = ("label", "modality", "version", "parameters")
+    assert {s["id"]: [s[f] for f in fields] for s in json.loads(installed.output)} == {
+        k: [v[f] for f in fields] for k, v in listed.items()}
+
+
+def test_simulator_show(runner):
+    result = runner.invoke(main, ["simulator", "show", "mri"])
+    assert result.exit_code == 0, result.output
+    assert "spin_echo | gradient_echo | inversion_recovery" in result.output
+    te = next(line for line in result.output.splitlines() if line.startswith("te "))
+    assert " ms " in te
+    as_json = json.loads(runner.invoke(main, ["simulator", "show", "ct", "--json"]).output)
+    assert as_json["modality"] == "CT" and "kvp" in {p["name"] for p in as_json["parameters"]}
+    unknown = runner.invoke(main, ["simulator", "show", "spect"])
+    assert unknown.exit_code == 1 and "installed: mri, ct, radiography" in unknown.output
+
+
+def test_simulate_writes_outputs_only_when_done(initialised, tmp_path):
+    import nibabel as nib
+
+    out = tmp_path / "mr"
+    result = initialised.invoke(main, ["simulate", "brain-mr-only", "mri", "--set", "te=20", "--set", "tr=600",
+                                       "--set", "matrix_readout=128", "--set", "matrix_phase=128",
+                                       "--seed", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["image.nii.gz", "kspace.npy", "metadata.json", "preview.png"]
+    assert nib.load(out / "image.nii.gz").shape[:2] == (128, 128)
+    assert json.loads((out / "metadata.json").read_text())["parameters"]["te"] == 20.0
+    refused = initialised.invoke(main, ["simulate", "brain-mr-only", "mri", "-o", str(out)])
+    assert refused.exit_code == 2 and "not empty" in refused.output
+    failed = tmp_path / "failed"
+    for args, message in ((["--set", "te=900"], "te = 900.0 is above the maximum"),
+                          (["--set", "echo=1"], "unknown parameter(s) echo"),
+                          (["--instant", "0/7"], "no instant 0/7"),
+                          (["--set", "te"], "'te' is not NAME=VALUE")):
+        bad = initialised.invoke(main, ["simulate", "brain-mr-only", "mri", *args, "-o", str(failed)])
+        assert bad.exit_code != 0 and message in bad.output, bad.output
+        assert not failed.exists()
+    not_ready = initialised.invoke(main, ["simulate", "brain-mr-only", "ct", "-o", str(failed)])
+    assert not_ready.exit_code == 1 and "lacks an elemental composition" in not_ready.output
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
@@ -162,6 +205,6 @@ def test_remote_store_through_the_environment(runner, oxigraph_server, monkeypat
 def test_help_and_version(runner):
     commands = runner.invoke(main, ["--help"]).output.split("Commands:", 1)[1]
     assert {line.split()[0] for line in commands.strip().splitlines()} == {
-        "drop", "export", "init", "load", "model", "models", "query", "simulators", "stats", "summary", "update",
-        "validate"}
+        "drop", "export", "init", "load", "model", "models", "query", "simulate", "simulator", "simulators", "stats",
+        "summary", "update", "validate"}
     assert runner.invoke(main, ["--version"]).output.startswith("vipkb, version")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -98,10 +99,11 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--no-data", is_flag=True, help="Load the ontology and shapes only, not the bundled models.")
+@click.option("--no-data", is_flag=True,
+              help="Load the ontology and shapes only: no bundled models, no simulator descriptions.")
 @guarded
 def init(no_data: bool) -> None:
-    """Load the bundled ontology, shapes and models (idempotent)."""
+    """Load the bundled ontology, shapes and models, and describe the installed simulators (idempotent)."""
     with open_kb() as kb:
         click.echo(f"knowledge base: {kb.store.describe()}")
         report = kb.init(load_data=not no_data, progress=click.echo)
@@ -219,11 +221,111 @@ def models(fmt: str, region: str | None, layer_kind: str | None, ready: str | No
 
 @main.command()
 @_FORMAT
+@click.option("--installed", is_flag=True, help="List the installed simulator plugins instead (no store needed).")
 @guarded
-def simulators(fmt: str) -> None:
-    """List the simulators described in the knowledge base."""
+def simulators(fmt: str, installed: bool) -> None:
+    """List the simulators described in the knowledge base (or installed here, with --installed)."""
+    if installed:
+        from vipkb.simulation import list_simulators as installed_simulators
+
+        records = [{"id": name, "label": cls.label, "modality": cls.modality.rsplit("#", 1)[-1],
+                    "version": cls.version, "parameters": len(cls.Parameters.specs())}
+                   for name, cls in installed_simulators().items()]
+        _emit(records, _SIMULATOR_COLUMNS, fmt)
+        return
     with open_kb() as kb:
         _emit([s.as_dict() for s in list_simulators(kb)], _SIMULATOR_COLUMNS, fmt)
+
+
+@main.group()
+def simulator() -> None:
+    """Inspect installed simulators."""
+
+
+@simulator.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@guarded
+def simulator_show(name: str, as_json: bool) -> None:
+    """Print a simulator's description and its parameters (type, default, unit, range)."""
+    from vipkb.simulation import get_simulator
+
+    cls = get_simulator(name)
+    specs = cls.Parameters.specs()
+    if as_json:
+        click.echo(json.dumps({
+            "id": cls.name, "label": cls.label, "modality": cls.modality.rsplit("#", 1)[-1], "version": cls.version,
+            "description": cls.description, "requires": [k.rsplit("#", 1)[-1] for k in cls.requires],
+            "parameters": [{"name": p.name, "type": p.type.__name__, "default": p.default, "unit": p.unit_symbol,
+                            "minimum": p.minimum, "maximum": p.maximum, "choices": list(p.choices), "doc": p.doc}
+                           for p in specs]}, indent=2))
+        return
+    click.echo(f"{cls.label} ({cls.name} {cls.version}), {cls.modality.rsplit('#', 1)[-1]}")
+    click.echo(cls.description)
+    click.echo(f"needs: {', '.join(k.rsplit('#', 1)[-1] for k in cls.requires)}\n")
+
+    def allowed(p) -> str:
+        if p.choices:
+            return " | ".join(p.choices)
+        if p.minimum is None and p.maximum is None:
+            return "-"
+        return f"{'' if p.minimum is None else p.minimum} .. {'' if p.maximum is None else p.maximum}"
+
+    print_table(["parameter", "type", "default", "unit", "allowed", "description"],
+                [[p.name, p.type.__name__, str(p.default), p.unit_symbol or "-", allowed(p), p.doc] for p in specs])
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--set")
+        values[key.strip()] = value
+    return values
+
+
+@main.command()
+@click.argument("model")
+@click.argument("simulator_name", metavar="SIMULATOR")
+@click.option("-s", "--set", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A simulator parameter (repeatable); `vipkb simulator show SIMULATOR` lists them.")
+@click.option("--instant", default="0/0", show_default=True, help="Time point and instant, as TP/I.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for image.nii.gz, raw data (.npy), preview.png and metadata.json.")
+@guarded
+def simulate(model: str, simulator_name: str, pairs: tuple[str, ...], instant: str, seed: int, output: Path) -> None:
+    """Simulate one instant of MODEL (id, id/vN or IRI) with SIMULATOR, here and now.
+
+    The outputs are written to a temporary directory and moved into place
+    only when the simulation succeeded, so OUTPUT is never half-written.
+    """
+    from vipkb.simulation.runner import load_instant, run_simulator
+
+    tp, sep, i = instant.partition("/")
+    if not (sep and tp.isdigit() and i.isdigit()):
+        raise click.BadParameter(f"{instant!r} is not TP/I, e.g. 0/3", param_hint="--instant")
+    if output.exists() and any(output.iterdir()):
+        raise click.BadParameter(f"{output} exists and is not empty", param_hint="--output")
+    values = _parse_settings(pairs)
+    with open_kb() as kb:
+        data = load_instant(kb, model, time_point=int(tp), instant=int(i))
+    with tqdm(total=100, desc=simulator_name, unit="%", disable=None, bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(round(100 * fraction) - bar.n)
+
+        result = run_simulator(simulator_name, data, values, seed=seed, progress=progress)
+    partial = output.with_name(output.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # left over by an interrupted earlier run
+    result.write(partial)
+    if output.exists():
+        output.rmdir()
+    partial.replace(output)
+    for name in sorted(p.name for p in output.iterdir()):
+        click.echo(f"wrote {output / name}")
 
 
 @main.command()

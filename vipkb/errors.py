@@ -122,3 +122,19 @@ class NotInitialisedError(VipkbError, RuntimeError):
     """The knowledge base has no ontology yet: run ``vipkb init``."""
 
     http_status = 503
+
+
+class ParameterError(VipkbError, ValueError):
+    """A simulator parameter is out of range, of the wrong type or unknown (HTTP 400)."""
+
+    http_status = 400
+
+
+class SimulationError(VipkbError, RuntimeError):
+    """A simulation cannot run on this input (e.g. a tissue lacks a value it needs)."""
+
+    http_status = 422
+
+
+class UnknownSimulatorError(UnknownResourceError):
+    """No simulator plugin of that name is installed (HTTP 404)."""

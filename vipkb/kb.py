@@ -97,11 +97,13 @@ class InitReport:
     data: CommitResult = field(default_factory=CommitResult)
     #: One :class:`vipkb.models.repository.ImportResult` per bundled model archive.
     models: list = field(default_factory=list)
+    #: The commit of the installed simulators' descriptions.
+    simulators: CommitResult = field(default_factory=CommitResult)
 
     @property
     def changed(self) -> bool:
         """Whether init wrote anything."""
-        return bool(self.ontology_loaded or self.shapes_loaded or self.data.written
+        return bool(self.ontology_loaded or self.shapes_loaded or self.data.written or self.simulators.written
                     or any(not m.unchanged for m in self.models))
 
 
@@ -399,6 +401,10 @@ class KnowledgeBase:
             from vipkb.models.repository import import_bundled
 
             report.models = import_bundled(self, progress=say)
+            # So are the descriptions of the installed simulator plugins.
+            from vipkb.simulation.runner import register_simulators
+
+            report.simulators = register_simulators(self, progress=say)
         return report
 
     def reclassify(self) -> int:

@@ -1,0 +1,1 @@
+"""MRI simulation: Bloch tissue signal (analytic and isochromat solver), k-space image formation."""

@@ -1,0 +1,1 @@
+"""X-ray simulation: polychromatic radiography and CT with exact ray tracing and filtered back-projection."""

@@ -1,0 +1,158 @@
+"""One contract suite over every registered simulator: description, parameters, outputs, determinism.
+
+A simulator registered through the entry points is tested here the moment
+it is installed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import FrozenInstanceError
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from vipkb.errors import ParameterError, SimulationError, UnknownSimulatorError
+from vipkb.namespaces import VIP
+from vipkb.simulation import ModelInstant, ParameterKey, get_simulator, list_simulators
+from vipkb.simulation.describe import describe, simulator_iri
+from vipkb.simulation.runner import register_simulators, run_simulator
+
+WATER = "H:0.111894 O:0.888106"
+BONE = "H:0.034 C:0.155 N:0.042 O:0.435 Na:0.001 Mg:0.002 P:0.103 S:0.003 Ca:0.225"
+FAT = "H:0.114 C:0.598 N:0.007 O:0.278 Na:0.001 S:0.001 Cl:0.001"
+
+
+def _tissue(t1: float, t2: float, pd: float, density: float, composition: str) -> dict:
+    from vipkb.models.lut import parse_composition
+
+    comp = parse_composition(composition, "test")
+    return {"T1@1.5T [ms]": t1, "T2@1.5T [ms]": t2, "T1@3T [ms]": t1 * 1.3, "T2@3T [ms]": t2 * 0.9,
+            "ProtonDensity [1]": pd, "MassDensity [kg/m3]": density, "ElementalComposition [mass fraction]": comp}
+
+
+@pytest.fixture(scope="module")
+def phantom() -> ModelInstant:
+    """A small 3-D phantom with every parameter kind the built-in simulators need."""
+    shape = (40, 36, 6)
+    x, y = np.meshgrid(np.arange(shape[0]) - 19.5, np.arange(shape[1]) - 17.5, indexing="ij")
+    labels = np.zeros(shape, dtype=np.uint8)
+    labels[(x / 16) ** 2 + (y / 14) ** 2 <= 1] = 1
+    labels[(x + 6) ** 2 + y ** 2 <= 16] = 2
+    labels[(x - 6) ** 2 + (y - 3) ** 2 <= 9] = 3
+    tissues = [("water", _tissue(2500, 250, 1.0, 1000, WATER)), ("bone", _tissue(500, 40, 0.1, 1920, BONE)),
+               ("fat", _tissue(350, 60, 0.9, 950, FAT))]
+    return ModelInstant.from_labels(labels, tissues, voxel_size=(2.0, 2.0, 4.0))
+
+
+NAMES = sorted(list_simulators())
+
+
+def test_builtins_are_registered():
+    assert {"mri", "ct", "radiography"} <= set(NAMES)
+    assert {get_simulator(n).modality for n in ("mri", "ct", "radiography")} == {VIP.MR, VIP.CT, VIP.XRay}
+
+
+def test_unknown_simulator_lists_the_installed_ones():
+    with pytest.raises(UnknownSimulatorError, match="installed: .*mri.*vipkb.simulators"):
+        get_simulator("spect")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_description_mirrors_the_class(name):
+    cls = get_simulator(name)
+    graph = describe(cls)
+    iri = simulator_iri(name)
+    assert (iri, VIP.simulatesModality, cls.modality) in graph
+    assert {str(o) for o in graph.objects(iri, VIP.requiresParameterKind)} == {str(k) for k in cls.requires}
+    names = {str(o) for p in graph.objects(iri, VIP.hasParameter) for o in graph.objects(p, VIP.parameterName)}
+    assert names == {s.name for s in cls.Parameters.specs()}
+    assert {VIP.Image, VIP.Preview} <= set(cls.outputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_frozen_and_checked(name):
+    cls = get_simulator(name)
+    defaults = cls.Parameters()
+    with pytest.raises(FrozenInstanceError):
+        defaults.__setattr__(cls.Parameters.specs()[0].name, 1)
+    assert cls.Parameters.from_mapping(defaults.as_dict()) == defaults
+    with pytest.raises(ParameterError, match="unknown parameter.*this simulator takes"):
+        cls.Parameters.from_mapping({"no_such_thing": "1"})
+    for spec in cls.Parameters.specs():
+        if spec.maximum is not None:
+            with pytest.raises(ParameterError, match=f"{spec.name} = .* above the maximum"):
+                cls.Parameters.from_mapping({spec.name: spec.maximum * 2 + 1})
+        if spec.choices:
+            with pytest.raises(ParameterError, match="is not one of"):
+                cls.Parameters.from_mapping({spec.name: "no-such-choice"})
+
+
+def test_descriptions_pass_the_shapes_and_reach_the_catalog(empty_kb):
+    from vipkb.catalog import list_simulators as catalog
+
+    first = register_simulators(empty_kb)
+    assert len(first.written) == len(NAMES)
+    again = register_simulators(empty_kb)
+    assert not again.written and len(again.skipped) == len(NAMES)
+    listed = {s.id: s for s in catalog(empty_kb)}
+    assert set(listed) == set(NAMES)
+    assert listed["mri"].parameters == len(get_simulator("mri").Parameters.specs())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_outputs_and_determinism(name, phantom):
+    cls = get_simulator(name)
+    first = run_simulator(name, phantom, seed=7)
+    files = first.files()
+    assert files == run_simulator(name, phantom, seed=7).files()  # same inputs, same seed, same bytes
+    if cls.stochastic:
+        assert files["image.nii.gz"] != run_simulator(name, phantom, seed=8).files()["image.nii.gz"]
+    image = nib.Nifti1Image.from_bytes(gzip.decompress(files["image.nii.gz"]))
+    assert image.ndim == 3 and np.all(np.isfinite(image.get_fdata()))
+    assert np.linalg.det(image.affine[:3, :3]) != 0
+    png = Image.open(io.BytesIO(files["preview.png"]))
+    assert png.format == "PNG" and min(png.size) >= 64
+    meta = json.loads(files["metadata.json"])
+    assert {r["kind"] for r in meta["raw"].values()} == {str(k) for k in cls.outputs} - {str(VIP.Image),
+                                                                                        str(VIP.Preview)}
+    for raw_name in first.raw:
+        assert np.load(io.BytesIO(files[f"{raw_name}.npy"])).shape == first.raw[raw_name].array.shape
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_tissue_without_the_needed_values_is_named(name):
+    labels = np.zeros((8, 8, 2), dtype=np.uint8)
+    labels[2:6, 2:6] = 1
+    bare = ModelInstant.from_labels(labels, [("mystery", {"SpeedOfSound [m/s]": 1540.0})], source="bare phantom")
+    with pytest.raises(SimulationError, match="bare phantom.*mystery"):
+        run_simulator(name, bare, seed=0)
+
+
+def test_bad_seed_and_parameters_fail_before_running(phantom):
+    with pytest.raises(ParameterError, match="seed"):
+        run_simulator("mri", phantom, seed=-1)
+    with pytest.raises(ParameterError, match="not a valid float"):
+        run_simulator("mri", phantom, {"te": "ten"}, seed=0)
+
+
+def test_instant_layers_overlay_and_parameter_maps(tmp_path):
+    from vipkb.models.archive import read_archive
+    from vipkb.resources import model_archives
+
+    brain = next(p for p in model_archives() if p.name == "brain")
+    inst = ModelInstant.from_archive(read_archive(brain))
+    names = [t.name for t in inst.tissues]
+    assert names[-1] == "glioma" and inst.voxel_size == (1.0, 1.0, 1.0)
+    assert np.count_nonzero(inst.tissue_index == len(names)) > 0  # the tumour layer is drawn over the anatomy
+    t1 = inst.parameter_volume(ParameterKey("T1", field_strength=3.0))
+    assert t1[inst.tissue_index == names.index("white") + 1].max() == 1084
+    with pytest.raises(SimulationError, match="T1@7T.*T1@1.5T, T1@3T"):
+        inst.parameter_volume(ParameterKey("T1", field_strength=7.0))
+    with pytest.raises(SimulationError, match="no instant 0/3"):
+        ModelInstant.from_archive(read_archive(brain), instant=3)

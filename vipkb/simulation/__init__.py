@@ -1,0 +1,17 @@
+"""The simulator plugin interface: what a simulator is, how it is found and run.
+
+* :mod:`~vipkb.simulation.plugin`: the :class:`Simulator` base class and :class:`SimulationResult`;
+* :mod:`~vipkb.simulation.parameters`: frozen parameter dataclasses (:func:`parameter`);
+* :mod:`~vipkb.simulation.instant`: :class:`ModelInstant`, a model instant as arrays;
+* :mod:`~vipkb.simulation.registry`: discovery through the ``vipkb.simulators`` entry points;
+* :mod:`~vipkb.simulation.describe`: the RDF description generated from a simulator class;
+* :mod:`~vipkb.simulation.runner`: registration in the knowledge base, loading instants, running.
+"""
+
+from vipkb.simulation.instant import ModelInstant, ParameterKey, Tissue
+from vipkb.simulation.parameters import ParameterSpec, SimulationParameters, parameter
+from vipkb.simulation.plugin import RawData, SimulationResult, Simulator
+from vipkb.simulation.registry import get_simulator, list_simulators, refresh_simulators
+
+__all__ = ["ModelInstant", "ParameterKey", "ParameterSpec", "RawData", "SimulationParameters", "SimulationResult",
+           "Simulator", "Tissue", "get_simulator", "list_simulators", "parameter", "refresh_simulators"]
