@@ -32,6 +32,7 @@ test: $(STAMP_TEST)
 ## bench: run the benchmarks and print their tables
 bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/kb.py
+	$(BIN)/python benchmarks/simulators.py
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check vipkb simulators webapp tests benchmarks

@@ -13,13 +13,12 @@ It reports, in one run on one machine:
   gradient-echo event list, side by side with applying a precomputed 3 x 3
   matrix per isochromat-step (the floor: the rotation without computing it).
 
-Usage: ``python benchmarks/mri.py [--repeats 3]``.
+Run through ``python benchmarks/simulators.py [--only mri]``.
 Ratios matter, not absolute times: the machines are shared.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -138,23 +137,3 @@ a square root, a cosine and a sine, then Rodrigues' formula and the
 relaxation, about 45 array operations against the floor's 15.  A fused
 kernel would remove the temporaries; numpy cannot.  Free precession and hard
 pulses reuse per-event factors, so a hard-pulse sequence runs nearer it."""
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (the median is reported)")
-    args = parser.parse_args()
-    table = rows(args.repeats)
-    headers = ("what", "measured", "ratio")
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
-    print("\nMRI benchmark (one run, one machine; compare ratios, not times)\n")
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    print()
-    print(EXPLANATION)
-
-
-if __name__ == "__main__":
-    main()

@@ -102,6 +102,7 @@ def _backproject(table: np.ndarray, position: Callable, weight: Callable | None,
     arrays of views, x and y (and ``weight`` the same-shaped weights).
     """
     n_views, n_samples = table.shape
+    exact_in_float32 = table.size < 2**24
     step = np.zeros_like(table)
     step[:, :-1] = table[:, 1:] - table[:, :-1]
     flat, flat_step = table.ravel(), step.ravel()
@@ -128,8 +129,12 @@ def _backproject(table: np.ndarray, position: Callable, weight: Callable | None,
             pos = position(views, xs, ys)
             k = np.floor(pos)
             frac = np.subtract(pos, k, out=pos)
-            k = k.astype(np.intp)
-            k += (views * n_samples)[:, None, None]
+            if exact_in_float32:  # float32 -> int32 -> intp is the cheap cast
+                k += (views * n_samples).astype(np.float32)[:, None, None]
+                k = k.astype(np.int32).astype(np.intp)
+            else:
+                k = k.astype(np.intp)
+                k += (views * n_samples)[:, None, None]
             val = flat_step.take(k)
             val *= frac
             val += flat.take(k)

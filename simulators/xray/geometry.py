@@ -31,7 +31,7 @@ __all__ = ["ConeBeamRadiograph", "FanBeam", "ParallelBeam", "RaySet"]
 
 def _check(name: str, value: float, low: float, high: float, *, integer: bool = False,
            open_low: bool = False) -> None:
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer) if integer else (int, float, np.number))
     if not ok or not np.isfinite(value) or value > high or value < low or (open_low and value == low):
         kind = "an integer" if integer else "a number"
         bracket = "(" if open_low else "["
@@ -98,6 +98,8 @@ class ParallelBeam:
 
     def rays(self, radius_mm: float) -> RaySet:
         """Rays from ``-radius_mm`` to ``+radius_mm`` along each line (cover the object with it)."""
+        _check("radius_mm", radius_mm, 0, 1e6, open_low=True)
+        # Views outermost: consecutive rays cross neighbouring voxels, which keeps the tracer's gathers cached.
         th = np.deg2rad(self.angles_deg())[:, None, None]
         s = self.detector_positions_mm()[None, :, None]
         u = np.concatenate([np.cos(th), np.sin(th)], axis=-1)
@@ -152,6 +154,7 @@ class FanBeam:
         gamma = self.fan_angles_rad()[None, :, None]
         r = self.source_to_isocentre_mm
         source = np.concatenate([r * np.sin(beta), -r * np.cos(beta)], axis=-1)
+        # Turning the central ray by -gamma makes a positive fan angle a positive parallel coordinate s.
         direction = np.concatenate([-np.sin(beta - gamma), np.cos(beta - gamma)], axis=-1)
         starts = np.broadcast_to(source, direction.shape)
         return RaySet(starts_mm=starts.copy(), ends_mm=starts + self.source_to_detector_mm * direction)

@@ -73,16 +73,21 @@ class Tracer:
     Parameters
     ----------
     volume
-        Canonical 2-D/3-D volume: float32 values, or integer labels.
+        Canonical 2-D/3-D volume (any view): values, or integer labels.
     n_labels
-        ``None`` for line integrals, else the number of labels.
+        ``None`` for line integrals (traced in float32), else the number of labels.
     """
 
     def __init__(self, volume: np.ndarray, n_labels: int | None) -> None:
         self.shape = volume.shape
         self.n_labels = n_labels
-        fill = 0 if n_labels is None else n_labels
-        self.padded = np.pad(volume, PAD, constant_values=fill)
+        if n_labels is None:
+            dtype, fill = np.float32, 0
+        else:
+            dtype, fill = (np.int16 if n_labels < 2**15 else np.int32), n_labels
+        # One copy: cast while writing into the padded array.
+        self.padded = np.full(tuple(n + 2 * PAD for n in volume.shape), fill, dtype=dtype)
+        self.padded[(slice(PAD, -PAD),) * volume.ndim] = volume
         self._planes: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray | None]] = {}
 
     def prepare(self, groups: list[Group]) -> None:
@@ -208,15 +213,19 @@ class Tracer:
         starts[:, 0] = True
         np.not_equal(base[:, 1:], base[:, :-1], out=starts[:, 1:])
         first = np.flatnonzero(starts)
-        rows = first // n_slabs
-        stop = np.minimum(np.append(first[1:], base.size), (rows + 1) * n_slabs)
-        if du is None:
-            length = (stop - first).astype(np.float64)
-        else:
-            total = np.cumsum(du, axis=1, dtype=np.float64).ravel()
-            length = total[stop - 1] - np.where(first % n_slabs == 0, 0.0, total[first - 1])
         flat_base = base.ravel()
-        sums = np.bincount(rows * width + flat_base[first], weights=length, minlength=size)
+        if 4 * first.size > base.size:  # labels change too often for runs to pay (noise-like label maps)
+            keys = np.add(base, (np.arange(n_rays) * width)[:, None], dtype=np.intp).ravel()
+            sums = np.bincount(keys, weights=None if du is None else du.ravel(), minlength=size).astype(float)
+        else:
+            rows = first // n_slabs
+            stop = np.minimum(np.append(first[1:], base.size), (rows + 1) * n_slabs)
+            if du is None:
+                length = (stop - first).astype(np.float64)
+            else:
+                total = np.cumsum(du, axis=1, dtype=np.float64).ravel()
+                length = total[stop - 1] - np.where(first % n_slabs == 0, 0.0, total[first - 1])
+            sums = np.bincount(rows * width + flat_base[first], weights=length, minlength=size)
         for labels, weight in moves:
             where = np.flatnonzero(labels != base)
             if where.size:

@@ -134,12 +134,15 @@ def simulate_ct(labels: np.ndarray, materials: Sequence[Material], *, grid: Voxe
             raise SimulationError("the detector must lie outside the object grid: increase source_to_detector_mm")
         rays = geometry.rays()
     elif isinstance(geometry, ParallelBeam):
+        # Rays that start and end outside the grid take the tracer's fast path (no clipping per element).
         rays = geometry.rays(grid.radius_mm() + 1.0)
     else:
         raise ParameterError(f"geometry must be a ParallelBeam or a FanBeam; got {type(geometry).__name__}")
+    # Trace once per material, then apply the spectrum: n_energies costs one matrix product, not one trace.
     lengths = _lengths(labels, materials, grid, *rays.flat(), workers)
     mu = attenuation_matrix(materials, spectrum.energies_kev)
     signal = detector.signal(lengths, mu, spectrum, rng=rng)
+    # Built even when not applied: its reference energy defines the HU scale.
     correction = water_correction(spectrum)
     p = detector.projections(signal, spectrum)
     if beam_hardening_correction:

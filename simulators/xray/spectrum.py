@@ -8,8 +8,10 @@ Filtration (inherent plus added aluminium and copper) attenuates it by
 ``exp(-mu(E) t)`` with ``mu`` from the elemental cross-sections of xraydb
 (:func:`vipkb.attenuation.linear_attenuation`), never typed-in values.
 
-The model neglects: the tungsten K characteristic lines (57.98-69.07 keV,
-a few per cent of the photons above ~80 kVp), self-absorption in the anode
+The model neglects: the tungsten K characteristic lines (K-alpha at 57.98
+and 59.32 keV, K-beta at 67.2-69.1 keV, present above the 69.5 keV K edge;
+their yield relative to the continuum needs an empirical model such as
+Tucker et al., Med. Phys. 18, 211, 1991), self-absorption in the anode
 and the heel effect, generator ripple (constant potential is assumed),
 off-focal radiation and the bow-tie filter of CT scanners.  Absolute output
 (photons per mAs) is not modelled: fluence is normalised, and dose enters as

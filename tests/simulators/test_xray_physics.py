@@ -55,7 +55,7 @@ def test_disc_line_integrals_equal_chord_times_mu(angle_deg):
     got = line_integrals(mu, starts_mm=offsets[:, None] * u - 80 * d, ends_mm=offsets[:, None] * u + 80 * d,
                          voxel_size_mm=grid.voxel_size_mm, origin_mm=grid.origin_mm)
     expected = np.array([chord(50.0, s) for s in offsets]) * MU_60
-    assert np.abs(got / expected - 1).max() < 0.005  # measured: < 0.05 %
+    assert np.abs(got / expected - 1).max() < 0.005  # measured: 0.12 % at worst
 
 
 def test_sphere_line_integrals_equal_chord_times_mu():
@@ -74,7 +74,7 @@ def test_sphere_line_integrals_equal_chord_times_mu():
     got = line_integrals(mu, starts_mm=through - 90 * directions, ends_mm=through + 90 * directions,
                          voxel_size_mm=0.3)
     expected = np.array([chord(29.0, s) for s in offsets]) * MU_60
-    assert np.abs(got / expected - 1).max() < 0.005  # measured: 0.2 %
+    assert np.abs(got / expected - 1).max() < 0.005  # measured: 0.12 % at worst
 
 
 def clipped_length(starts, ends, low, high):
@@ -117,6 +117,20 @@ def test_path_lengths_match_dense_sampling_per_label():
         ok = ((idx >= 0) & (idx < labels.shape)).all(axis=1)
         sampled = np.bincount(labels[tuple(idx[ok].T)], minlength=3) * np.linalg.norm(e - s) / n
         np.testing.assert_allclose(row, sampled, atol=2e-3)  # the sampling's own resolution
+
+
+@pytest.mark.parametrize("shape", [(60, 50), (30, 26, 22)])
+def test_path_lengths_equal_line_integrals_of_each_label(shape):
+    # Blocky labels (long runs along rays) take the run-length path of the accumulation.
+    rng = np.random.default_rng(8)
+    coarse = rng.integers(0, 3, size=tuple(s // 6 + 1 for s in shape))
+    labels = coarse[np.ix_(*(np.arange(s) // 6 for s in shape))]
+    starts = rng.uniform(-40, 40, size=(300, len(shape)))
+    ends = -starts + rng.uniform(-5, 5, size=starts.shape)
+    got = path_lengths(labels, 3, starts_mm=starts, ends_mm=ends, voxel_size_mm=0.9)
+    for label in range(3):
+        expected = line_integrals((labels == label).astype(float), starts_mm=starts, ends_mm=ends, voxel_size_mm=0.9)
+        np.testing.assert_allclose(got[:, label], expected, atol=1e-4)
 
 
 def test_axis_aligned_affine_with_flip_and_permutation():
@@ -169,7 +183,9 @@ def test_fbp_agrees_with_skimage_iradon(phantom):
     sinogram = radon(phantom, theta=geometry.angles_deg(), circle=True)
     ours = fbp_parallel(sinogram, geometry, grid, window="shepp-logan")[:, ::-1].T  # back to skimage's layout
     theirs = iradon(sinogram, theta=geometry.angles_deg(), circle=True, filter_name="shepp-logan")
-    assert np.linalg.norm(ours - theirs) / np.linalg.norm(theirs) < 0.01  # measured: 4e-6 (same filter, same grid)
+    # Same filter, same interpolation; only the rim of the field of view is masked slightly differently.
+    inner = np.hypot(*(np.mgrid[: grid.shape[0], : grid.shape[1]] - grid.shape[0] // 2)) < grid.shape[0] // 2 - 3
+    assert np.linalg.norm((ours - theirs)[inner]) / np.linalg.norm(theirs[inner]) < 1e-4  # measured: 2e-6
 
 
 # --- CT numbers -------------------------------------------------------------------------------------------------
@@ -199,8 +215,8 @@ def water_cylinder(slice_grid):
 def test_water_cylinder_reads_0_hu_and_air_minus_1000(slice_grid, water_cylinder):
     r = radius_map(slice_grid)
     hu = scan(water_cylinder, [AIR, WATER], slice_grid).hu
-    assert abs(hu[r < 10].mean()) < 10  # measured: ~0 HU
-    assert abs(hu[(r > 112) & (r < 125)].mean() + 1000) < 20  # measured: -999 HU
+    assert abs(hu[r < 10].mean()) < 10  # measured: -0.04 HU (noise SD 7 HU per pixel)
+    assert abs(hu[(r > 112) & (r < 125)].mean() + 1000) < 20  # measured: -999.0 HU
 
 
 def test_beam_hardening_correction_removes_cupping(slice_grid, water_cylinder):
@@ -209,8 +225,8 @@ def test_beam_hardening_correction_removes_cupping(slice_grid, water_cylinder):
     for bhc in (False, True):
         hu = scan(water_cylinder, [AIR, WATER], slice_grid, bhc=bhc).hu
         cupping[bhc] = hu[r < 10].mean() - hu[(r > 80) & (r < 90)].mean()
-    assert cupping[False] < -15  # measured: about -28 HU, centre darker than the rim
-    assert abs(cupping[True]) < 5
+    assert cupping[False] < -15  # measured: -27.8 HU (centre -88, rim -60: darker and cupped)
+    assert abs(cupping[True]) < 5  # measured: -0.06 HU
 
 
 def test_cortical_bone_lands_in_published_hu_range(slice_grid):
@@ -218,7 +234,7 @@ def test_cortical_bone_lands_in_published_hu_range(slice_grid):
     labels[radius_map(slice_grid, 30.0) < 15.0] = 2
     hu = scan(labels, [AIR, WATER, BONE], slice_grid).hu
     # Bone: +700 to +3000 HU (T. M. Buzug, Computed Tomography, Springer 2008, Hounsfield scale table).
-    assert 700 < hu[radius_map(slice_grid, 30.0) < 8.0].mean() < 3000  # measured: ~1490 HU
+    assert 700 < hu[radius_map(slice_grid, 30.0) < 8.0].mean() < 3000  # measured: 1488 HU
 
 
 def test_fan_beam_water_cylinder(slice_grid, water_cylinder):
@@ -226,8 +242,8 @@ def test_fan_beam_water_cylinder(slice_grid, water_cylinder):
                   detector_pitch_mm=3.0)
     r = radius_map(slice_grid)
     hu = scan(water_cylinder, [AIR, WATER], slice_grid, fan).hu
-    assert abs(hu[r < 10].mean()) < 10  # measured: ~1 HU
-    assert abs(hu[(r > 112) & (r < 125)].mean() + 1000) < 20
+    assert abs(hu[r < 10].mean()) < 10  # measured: 1.0 HU
+    assert abs(hu[(r > 112) & (r < 125)].mean() + 1000) < 20  # measured: -999.1 HU
 
 
 def test_fan_and_parallel_agree_off_centre(slice_grid):
@@ -236,7 +252,7 @@ def test_fan_and_parallel_agree_off_centre(slice_grid):
                   detector_pitch_mm=3.0)
     inner = radius_map(slice_grid, 40.0, -20.0) < 15.0
     for geometry in (fan, None):
-        assert abs(scan(labels, [AIR, WATER], slice_grid, geometry).hu[inner].mean()) < 10
+        assert abs(scan(labels, [AIR, WATER], slice_grid, geometry).hu[inner].mean()) < 10  # measured: 0.7, 0.6 HU
 
 
 # --- detector, noise, spectrum --------------------------------------------------------------------------------
@@ -254,16 +270,28 @@ def test_poisson_variance_scales_with_dose():
         mean_photons = photons * spectrum.fluence * np.exp(-150.0 * mu[0])
         e = spectrum.energies_kev
         predicted = (mean_photons @ e**2) / (mean_photons @ e) ** 2  # var(ln S) ~ var(S) / S^2
-        assert p.var() == pytest.approx(predicted, rel=0.05)
+        assert p.var() == pytest.approx(predicted, rel=0.05)  # measured: within 0.7 %
         variances.append(p.var())
     assert variances[0] / variances[1] == pytest.approx(4.0, rel=0.05)
 
 
 def test_same_seed_same_data_other_seed_other_data(slice_grid, water_cylinder):
-    a = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=42).sinogram
-    b = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=42).sinogram
-    c = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=43).sinogram
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    a = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=42)
+    b = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=42)
+    c = scan(water_cylinder, [AIR, WATER], slice_grid, photons=1e4, seed=43)
+    assert np.array_equal(a.sinogram, b.sinogram) and np.array_equal(a.hu, b.hu)
+    assert not np.array_equal(a.sinogram, c.sinogram)
+
+
+def test_results_do_not_depend_on_the_thread_count(slice_grid, water_cylinder):
+    geometry = ParallelBeam(n_views=90, n_detectors=180, detector_spacing_mm=2.0)
+    starts, ends = geometry.rays(200.0).flat()
+    traced = [path_lengths(water_cylinder, 2, starts_mm=starts, ends_mm=ends, voxel_size_mm=2.0, workers=w,
+                           chunk_elements=4096) for w in (1, 3)]
+    assert np.array_equal(*traced)
+    sinogram = traced[0][:, 1].reshape(90, 180).T * MU_60
+    images = [fbp_parallel(sinogram, geometry, slice_grid, workers=w) for w in (1, 3)]
+    assert np.array_equal(*images)
 
 
 def test_mean_energy_rises_with_filtration():
