@@ -12,11 +12,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
 from vipkb import KnowledgeBase, Settings
+from vipkb.simulation import ModelInstant
 from vipkb.stores import Store
 from vipkb.stores.oxigraph_ import EmbeddedStore
 from vipkb.stores.sparql_ import RemoteStore
@@ -178,3 +180,36 @@ def write(tmp_path: Path) -> Callable[[str, bytes | str], Path]:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         return path
     return _write
+
+
+# -- simulators ---------------------------------------------------------------
+
+WATER = "H:0.111894 O:0.888106"
+BONE = "H:0.034 C:0.155 N:0.042 O:0.435 Na:0.001 Mg:0.002 P:0.103 S:0.003 Ca:0.225"
+FAT = "H:0.114 C:0.598 N:0.007 O:0.278 Na:0.001 S:0.001 Cl:0.001"
+
+
+def _tissue(t1: float, t2: float, pd: float, density: float, composition: str, *, sound: float,
+            reflectivity: float, activity: float) -> dict:
+    from vipkb.models.lut import parse_composition
+
+    comp = parse_composition(composition, "test")
+    return {"T1@1.5T [ms]": t1, "T2@1.5T [ms]": t2, "T1@3T [ms]": t1 * 1.3, "T2@3T [ms]": t2 * 0.9,
+            "ProtonDensity [1]": pd, "MassDensity [kg/m3]": density, "ElementalComposition [mass fraction]": comp,
+            "SpeedOfSound [m/s]": sound, "ScattererDensity [m-3]": 1e10, "ScattererReflectivity [1]": reflectivity,
+            "RadioactiveConcentration(FDG) [Bq/m3]": activity}
+
+
+@pytest.fixture(scope="session")
+def phantom() -> ModelInstant:
+    """A small 3-D phantom with every parameter kind the built-in simulators need."""
+    shape = (40, 36, 6)
+    x, y = np.meshgrid(np.arange(shape[0]) - 19.5, np.arange(shape[1]) - 17.5, indexing="ij")
+    labels = np.zeros(shape, dtype=np.uint8)
+    labels[(x / 16) ** 2 + (y / 14) ** 2 <= 1] = 1
+    labels[(x + 6) ** 2 + y ** 2 <= 16] = 2
+    labels[(x - 6) ** 2 + (y - 3) ** 2 <= 9] = 3
+    tissues = [("water", _tissue(2500, 250, 1.0, 1000, WATER, sound=1540, reflectivity=0.5, activity=5e9)),
+               ("bone", _tissue(500, 40, 0.1, 1920, BONE, sound=3500, reflectivity=1.0, activity=2e9)),
+               ("fat", _tissue(350, 60, 0.9, 950, FAT, sound=1450, reflectivity=0.3, activity=2e10))]
+    return ModelInstant.from_labels(labels, tissues, voxel_size=(2.0, 2.0, 4.0))

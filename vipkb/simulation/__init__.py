@@ -1,6 +1,7 @@
 """The simulator plugin interface: what a simulator is, how it is found and run.
 
 * :mod:`~vipkb.simulation.plugin`: the :class:`Simulator` base class and :class:`SimulationResult`;
+* :mod:`~vipkb.simulation.montecarlo`: :class:`BatchedSimulator`, seeded batches that merge exactly;
 * :mod:`~vipkb.simulation.parameters`: frozen parameter dataclasses (:func:`parameter`);
 * :mod:`~vipkb.simulation.instant`: :class:`ModelInstant`, a model instant as arrays;
 * :mod:`~vipkb.simulation.registry`: discovery through the ``vipkb.simulators`` entry points;
@@ -9,9 +10,11 @@
 """
 
 from vipkb.simulation.instant import ModelInstant, ParameterKey, Tissue
+from vipkb.simulation.montecarlo import BatchedSimulator, PartialResult, batch_rng, merge_partials
 from vipkb.simulation.parameters import ParameterSpec, SimulationParameters, parameter
 from vipkb.simulation.plugin import RawData, SimulationResult, Simulator
 from vipkb.simulation.registry import get_simulator, list_simulators, refresh_simulators
 
-__all__ = ["ModelInstant", "ParameterKey", "ParameterSpec", "RawData", "SimulationParameters", "SimulationResult",
-           "Simulator", "Tissue", "get_simulator", "list_simulators", "parameter", "refresh_simulators"]
+__all__ = ["BatchedSimulator", "ModelInstant", "ParameterKey", "ParameterSpec", "PartialResult", "RawData",
+           "SimulationParameters", "SimulationResult", "Simulator", "Tissue", "batch_rng", "get_simulator",
+           "list_simulators", "merge_partials", "parameter", "refresh_simulators"]
