@@ -34,6 +34,7 @@ BUILTINS = {
     "mri": "simulators.mri.simulator:MRISimulator",
     "ct": "simulators.xray.simulator:CTSimulator",
     "radiography": "simulators.xray.simulator:RadiographySimulator",
+    "pet": "simulators.pet.simulator:PETSimulator",
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")

@@ -1,0 +1,1 @@
+"""PET: Monte Carlo emission on a ring scanner, sinograms, MLEM/OSEM reconstruction."""
