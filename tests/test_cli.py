@@ -25,7 +25,7 @@ def test_summary_lists_models_and_readiness(initialised):
     assert "Models (5)" in result.output
     brain = next(line for line in result.output.splitlines() if line.startswith("brain-mr-only"))
     assert brain.rstrip().endswith("MR")
-    assert "Simulators (4)" in result.output
+    assert "Simulators (5)" in result.output
 
 
 def test_models_json(initialised):
@@ -43,7 +43,7 @@ def test_init_describes_the_installed_simulators(initialised):
     assert result.exit_code == 0
     listed = {s["id"]: s for s in json.loads(result.output)}
     assert {k: v["modality"] for k, v in listed.items()} == {"mri": "MR", "ct": "CT", "radiography": "XRay",
-                                                                         "pet": "PET"}
+                                                                         "ultrasound": "Ultrasound", "pet": "PET"}
     installed = initialised.invoke(main, ["simulators", "--installed", "--format", "json"])
     fields = ("label", "modality", "version", "parameters")
     assert {s["id"]: [s[f] for f in fields] for s in json.loads(installed.output)} == {
@@ -59,7 +59,7 @@ def test_simulator_show(runner):
     as_json = json.loads(runner.invoke(main, ["simulator", "show", "ct", "--json"]).output)
     assert as_json["modality"] == "CT" and "kvp" in {p["name"] for p in as_json["parameters"]}
     unknown = runner.invoke(main, ["simulator", "show", "spect"])
-    assert unknown.exit_code == 1 and "installed: mri, ct, radiography, pet" in unknown.output
+    assert unknown.exit_code == 1 and "installed: mri, ct, radiography, ultrasound, pet" in unknown.output
 
 
 def test_simulate_writes_outputs_only_when_done(initialised, tmp_path):

@@ -26,9 +26,9 @@ NAMES = sorted(list_simulators())
 
 
 def test_builtins_are_registered():
-    assert {"mri", "ct", "radiography", "pet"} <= set(NAMES)
-    assert {get_simulator(n).modality for n in ("mri", "ct", "radiography", "pet")} == {VIP.MR, VIP.CT, VIP.XRay,
-                                                                                     VIP.PET}
+    builtins = ("mri", "ct", "radiography", "ultrasound", "pet")
+    assert set(builtins) <= set(NAMES)
+    assert {get_simulator(n).modality for n in builtins} == {VIP.MR, VIP.CT, VIP.XRay, VIP.Ultrasound, VIP.PET}
 
 
 def test_unknown_simulator_lists_the_installed_ones():

@@ -124,7 +124,7 @@ def test_fresh_command_lists_the_plugin(installed, tmp_path):
     out = subprocess.run([sys.executable, "-c", "from vipkb.cli import main; main()", "simulators", "--installed",
                           "--format", "json"], env=env, capture_output=True, text=True, check=True)
     listed = {s["id"]: s for s in json.loads(out.stdout)}
-    assert listed["pd-map"]["modality"] == "MR" and {"mri", "ct", "radiography", "pet"} <= set(listed)
+    assert listed["pd-map"]["modality"] == "MR" and {"mri", "ct", "radiography", "ultrasound", "pet"} <= set(listed)
 
 
 def test_broken_plugin_warns_and_is_skipped(tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ def _axial(volume: np.ndarray, index: int | None) -> np.ndarray:
 
 
 def slice_png(volume: np.ndarray, *, index: int | None = None, window: tuple[float, float] | None = None,
-              max_size: int = 512) -> bytes:
+              max_size: int = 512, spacing: tuple[float, float] | None = None) -> bytes:
     """Grey-scale PNG of an axial slice.
 
     Parameters
@@ -43,6 +43,10 @@ def slice_png(volume: np.ndarray, *, index: int | None = None, window: tuple[flo
     max_size
         Longest side of the PNG in pixels; smaller slices are enlarged by an
         integer factor (nearest neighbour, so voxels stay visible).
+    spacing
+        Pixel size along the volume's first two axes (mm) when it is not
+        square: the slice is then resampled (bilinear) to its true shape,
+        ``max_size`` pixels along its longer side.
 
     Examples
     --------
@@ -53,6 +57,12 @@ def slice_png(volume: np.ndarray, *, index: int | None = None, window: tuple[flo
     lo, hi = window if window is not None else np.percentile(plane, [0.5, 99.5])
     scaled = np.clip((plane - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     pixels = np.round(scaled * 255).astype(np.uint8)
+    if spacing is not None and not np.isclose(spacing[0], spacing[1]):
+        width, height = pixels.shape[1] * spacing[0], pixels.shape[0] * spacing[1]
+        scale = max_size / max(width, height)
+        image = Image.fromarray(pixels).resize((max(1, round(width * scale)), max(1, round(height * scale))),
+                                               Image.Resampling.BILINEAR)
+        pixels = np.asarray(image)
     return _png(pixels, max_size)
 
 

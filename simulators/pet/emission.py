@@ -122,7 +122,10 @@ def _option(name: str, value: float, high: float) -> float:
 def _emit(rng: np.random.Generator, voxels: np.ndarray, p: np.ndarray, grid: VoxelGrid, n: int,
           range_sigma: float, angle_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decay points, the two photon directions and a survival uniform for ``n`` events."""
+    # A multinomial split then a repeat costs one binomial per voxel instead of a search per event; the events'
+    # order does not matter because everything else about them is drawn independently.
     index = np.repeat(voxels, rng.multinomial(n, p))
+    # Every event takes its four uniforms, used or not, so the layout of the stream never depends on outcomes.
     u = rng.random((4, n))
     size = np.asarray(grid.voxel_size_mm)
     cell = np.stack(np.unravel_index(index, grid.shape), axis=1)
@@ -208,7 +211,7 @@ def simulate_batch(activity: np.ndarray, mu_511: np.ndarray, grid: VoxelGrid, sc
         a, b = scanner.crystal_of(hits[:n]), scanner.crystal_of(hits[n:])
         bins = scanner.bin_of_pair(a, b)
         keep = np.flatnonzero(alive & (bins >= 0))
-        if not scatter:
+        if not scatter:  # only pairs that reach two crystals of the sinogram are worth a ray trace
             keep = keep[u[keep] < _survival(support, points[keep], hits[keep], hits[n + keep], angle_sigma,
                                             workers)]
         trues += np.bincount(bins[keep[~kinds[keep]]], minlength=scanner.n_bins)
@@ -216,6 +219,7 @@ def simulate_batch(activity: np.ndarray, mu_511: np.ndarray, grid: VoxelGrid, sc
         if list_mode:
             pairs.append(np.stack([a[keep], b[keep]], axis=1).astype(np.int32))
     n_trues = int(trues.sum())
+    # Drawn after the events so that enabling randoms leaves the trues of the same seed unchanged.
     randoms = np.zeros(scanner.n_bins, dtype=np.int64)
     if randoms_fraction > 0:
         random_bins = rng.integers(0, scanner.n_bins, rng.poisson(randoms_fraction * n_trues))

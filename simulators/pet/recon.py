@@ -86,6 +86,7 @@ def osem(sinogram: np.ndarray, model: SystemModel, *, n_iterations: int, n_subse
     r = np.zeros(y.size) if additive is None else _sinogram("additive", additive, shape)
     n_iterations = _count("n_iterations", n_iterations, 100_000)
     n_subsets = _count("n_subsets", n_subsets, shape[1])
+    # Voxels no LOR crosses have no data: they stay 0 rather than keep an arbitrary start value.
     seen = model.sensitivity() > 0
     if initial is None:
         level = max(y.sum() - r.sum(), 1e-12) / max(model.forward(seen).sum(), 1e-300)

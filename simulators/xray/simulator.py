@@ -257,8 +257,4 @@ class RadiographySimulator(Simulator):
         local[:3, 2] = np.cross(col_step, row_step) / geometry.pixel_pitch_mm
         local[:3, 3] = geometry.pixel_centres_mm()[0, 0]
         # The simulation's frame has its origin at the model's centre with axes along the voxel axes (in mm).
-        centre = (np.asarray(instant.shape, dtype=float) - 1) / 2
-        to_world = np.array(instant.affine, dtype=float)
-        to_world[:3, :3] = instant.affine[:3, :3] / np.asarray(instant.voxel_size)
-        to_world[:3, 3] = instant.affine[:3, :3] @ centre + instant.affine[:3, 3]
-        return to_world @ local
+        return instant.centred_frame() @ local

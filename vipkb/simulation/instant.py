@@ -125,6 +125,24 @@ class ModelInstant:
         """Voxel edge lengths in mm, one per axis."""
         return tuple(float(v) for v in np.linalg.norm(self.affine[:3, :self.tissue_index.ndim], axis=0))
 
+    def centred_frame(self) -> np.ndarray:
+        """World transform of the frame simulators work in: mm along the voxel axes, origin at the grid's centre.
+
+        Examples
+        --------
+        >>> inst = ModelInstant.from_labels(np.zeros((4, 4, 2), np.uint8), [], voxel_size=(2.0, 2.0, 3.0))
+        >>> (inst.centred_frame() @ [0.0, 0.0, 0.0, 1.0]).tolist()
+        [3.0, 3.0, 1.5, 1.0]
+        """
+        n = self.tissue_index.ndim
+        frame = np.eye(4)
+        frame[:3, :n] = self.affine[:3, :n] / np.asarray(self.voxel_size)
+        centre = np.zeros(4)
+        centre[:n] = (np.asarray(self.shape, dtype=float) - 1) / 2
+        centre[3] = 1.0
+        frame[:3, 3] = (self.affine @ centre)[:3]
+        return frame
+
     def keys(self, kind: str) -> list[ParameterKey]:
         """Every condition under which some tissue or map gives ``kind``."""
         found = {k for t in self.tissues for k in t.values if k.kind == kind}

@@ -34,6 +34,7 @@ BUILTINS = {
     "mri": "simulators.mri.simulator:MRISimulator",
     "ct": "simulators.xray.simulator:CTSimulator",
     "radiography": "simulators.xray.simulator:RadiographySimulator",
+    "ultrasound": "simulators.ultrasound.simulator:UltrasoundSimulator",
     "pet": "simulators.pet.simulator:PETSimulator",
 }
 
