@@ -5,9 +5,14 @@
   and the whole plugin (model instant in, NIfTI + k-space + preview out) on
   the same model;
 * CT (``benchmarks/ct.py``): forward projection + FBP of a 512 x 512 slice at
-  720 views against scikit-image ``radon`` + ``iradon``, and radiograph rays/s.
+  720 views against scikit-image ``radon`` + ``iradon``, and radiograph rays/s;
+* ultrasound (``benchmarks/ultrasound.py``): the same probe and 2,000
+  scatterers against pymust ``simus`` + beamforming;
+* PET (``benchmarks/pet.py``): Monte-Carlo events per second per core, as a
+  fraction of the bare random-number generation they need, and OSEM
+  iterations against scikit-image projections.
 
-Usage: ``python benchmarks/simulators.py [--repeats 3] [--only mri|ct]``.
+Usage: ``python benchmarks/simulators.py [--repeats 3] [--only mri|ct|ultrasound|pet]``.
 Ratios matter, not absolute times: the machines are shared.
 """
 
@@ -37,6 +42,8 @@ def _sibling(name: str) -> ModuleType:
 
 mri = _sibling("mri")
 ct = _sibling("ct")
+ultrasound = _sibling("ultrasound")
+pet = _sibling("pet")
 
 
 def plugin_rows(repeats: int) -> list[tuple[str, ...]]:
@@ -75,12 +82,16 @@ def print_table(title: str, table: list[tuple[str, ...]], explanation: str = "")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (the median is reported)")
-    parser.add_argument("--only", choices=["mri", "ct"], help="run one simulator's benchmark")
+    parser.add_argument("--only", choices=["mri", "ct", "ultrasound", "pet"], help="run one simulator's benchmark")
     args = parser.parse_args()
     if args.only in (None, "mri"):
         print_table("MRI benchmark", mri.rows(args.repeats) + plugin_rows(args.repeats), mri.EXPLANATION)
     if args.only in (None, "ct"):
-        print_table("CT / radiography benchmark", ct.rows(args.repeats), getattr(ct, "EXPLANATION", ""))
+        print_table("CT / radiography benchmark", ct.rows(args.repeats), ct.EXPLANATION)
+    if args.only in (None, "ultrasound"):
+        print_table("Ultrasound benchmark", ultrasound.rows(args.repeats), ultrasound.EXPLANATION)
+    if args.only in (None, "pet"):
+        print_table("PET benchmark", pet.rows(args.repeats), pet.EXPLANATION)
 
 
 if __name__ == "__main__":

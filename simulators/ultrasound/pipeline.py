@@ -145,7 +145,7 @@ def simulate_bmode(tissue_index: np.ndarray, density_per_m3: np.ndarray, reflect
                    angles_deg: Sequence[float] = (0.0,), f_number: float = 1.5, apodization: str = "hann",
                    attenuation_db_cm_mhz: float = 0.0, time_gain_compensation: bool = True,
                    dynamic_range_db: float = 60.0, max_scatterers: int = MAX_SCATTERERS, subsample: bool = False,
-                   workers: int | None = None) -> BModeResult:
+                   amplitudes: str = "gaussian", workers: int | None = None) -> BModeResult:
     """Simulate a plane-wave B-mode image of a 2-D tissue slice.
 
     Parameters
@@ -164,7 +164,7 @@ def simulate_bmode(tissue_index: np.ndarray, density_per_m3: np.ndarray, reflect
         Output pixels; default: the slice's extent under the array (depths > 0,
         laterally within the aperture), sampled at a quarter wavelength
         axially and half a pitch laterally.
-    slice_thickness_mm, elevation, max_scatterers, subsample
+    slice_thickness_mm, elevation, max_scatterers, subsample, amplitudes
         See :func:`~simulators.ultrasound.scatterers.draw_scatterers`.
     angles_deg, f_number, apodization, attenuation_db_cm_mhz, time_gain_compensation, dynamic_range_db, workers
         See :func:`image_scatterers`.
@@ -181,7 +181,7 @@ def simulate_bmode(tissue_index: np.ndarray, density_per_m3: np.ndarray, reflect
     """
     scatterers = draw_scatterers(tissue_index, density_per_m3, reflectivity, grid=tissue_grid,
                                  slice_thickness_mm=slice_thickness_mm, rng=rng, elevation=elevation,
-                                 max_scatterers=max_scatterers, subsample=subsample)
+                                 amplitudes=amplitudes, max_scatterers=max_scatterers, subsample=subsample)
     if image_grid is None:
         (x_low, x_high), (z_low, z_high) = tissue_grid.extent_mm()
         half = probe.aperture_mm / 2

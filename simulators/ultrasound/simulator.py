@@ -61,6 +61,8 @@ class UltrasoundParameters(SimulationParameters):
                              maximum=300.0)
     dynamic_range: float = parameter(60.0, doc="Dynamic range of the log-compressed B-mode image.",
                                      unit=UNIT.DeciB, minimum=10.0, maximum=120.0)
+    amplitudes: str = parameter("gaussian", doc="Scatterer amplitude: the tissue's reflectivity times a standard "
+                                "normal draw, or times a random sign.", choices=("gaussian", "sign"))
     slice_thickness: float = parameter(1.0, doc="Thickness of the slab whose scatterers are imaged.",
                                        unit=UNIT.MilliM, minimum=0.1, maximum=20.0)
     plane_offset: float = parameter(0.0, doc="Imaged axial plane relative to the model's centre.",
@@ -130,7 +132,8 @@ class UltrasoundSimulator(Simulator):
         result = simulate_bmode(tissue, density, reflectivity, tissue_grid=tissue_grid, probe=probe,
                                 rng=np.random.default_rng(seed), image_grid=image_grid,
                                 slice_thickness_mm=p.slice_thickness, angles_deg=p.angles(), f_number=p.f_number,
-                                attenuation_db_cm_mhz=p.attenuation, dynamic_range_db=p.dynamic_range)
+                                attenuation_db_cm_mhz=p.attenuation, dynamic_range_db=p.dynamic_range,
+                                amplitudes=p.amplitudes)
         bmode = result.bmode_db.T[:, :, None].astype(np.float32)  # (lateral, depth, 1)
         local = np.eye(4)
         local[:3, 0] = (image_grid.dx_mm, 0.0, 0.0)

