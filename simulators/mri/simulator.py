@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nibabel as nib
 import numpy as np
 
 from simulators.mri import bloch, kspace, sequences, signal
@@ -18,6 +17,7 @@ from vipkb.simulation import (
     SimulationParameters,
     SimulationResult,
     Simulator,
+    nifti_image,
     parameter,
 )
 
@@ -120,8 +120,7 @@ class MRISimulator(Simulator):
         affine = kspace.image_affine(instant.affine, instant.shape, fov_mm=(p.fov_readout, p.fov_phase),
                                      matrix=(p.matrix_readout, p.matrix_phase), slice_positions_mm=positions,
                                      slice_thickness_mm=p.slice_thickness)
-        nifti = nib.Nifti1Image(image, affine)
-        nifti.header.set_xyzt_units("mm", "sec")
+        nifti = nifti_image(image, affine)
         say(1.0, "done")
         return SimulationResult(
             image=nifti,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nibabel as nib
 import numpy as np
 
 from simulators.pet.emission import batch_sizes, simulate_batch
@@ -32,6 +31,7 @@ from vipkb.simulation import (
     RawData,
     SimulationParameters,
     SimulationResult,
+    nifti_image,
     parameter,
 )
 
@@ -62,14 +62,6 @@ class PETParameters(SimulationParameters):
     attenuation_correction: bool = parameter(True, doc="Model attenuation at 511 keV in the reconstruction.")
     n_slices: int = parameter(1, doc="Contiguous axial model slices to scan, centred on the model.", minimum=1,
                               maximum=2048)
-
-
-def _slices(instant: ModelInstant, n_slices: int) -> range:
-    depth = 1 if instant.tissue_index.ndim == 2 else instant.shape[2]
-    if n_slices > depth:
-        raise SimulationError(f"n_slices = {n_slices} but {instant.source} has {depth} axial slice(s)")
-    first = (depth - n_slices) // 2
-    return range(first, first + n_slices)
 
 
 def _plane(volume: np.ndarray, z: int) -> np.ndarray:
@@ -117,12 +109,12 @@ class PETSimulator(BatchedSimulator):
     # -- the batched contract ------------------------------------------------
 
     def n_batches(self, instant: ModelInstant, parameters: PETParameters) -> int:
-        return len(_slices(instant, parameters.n_slices)) * len(self._per_slice(parameters))
+        return len(instant.central_slices(parameters.n_slices)) * len(self._per_slice(parameters))
 
     def run_batch(self, instant: ModelInstant, parameters: PETParameters, *, seed: int,
                   index: int) -> PartialResult:
         p = parameters
-        slices = _slices(instant, p.n_slices)
+        slices = instant.central_slices(p.n_slices)
         sizes = self._per_slice(p)
         if not 0 <= index < len(slices) * len(sizes):
             raise SimulationError(f"batch {index} does not exist: this run has {len(slices) * len(sizes)}")
@@ -154,7 +146,7 @@ class PETSimulator(BatchedSimulator):
     def finish(self, instant: ModelInstant, parameters: PETParameters, merged: PartialResult, *,
                seed: int) -> SimulationResult:
         p = parameters
-        slices = _slices(instant, p.n_slices)
+        slices = instant.central_slices(p.n_slices)
         expected = tuple(range(self.n_batches(instant, p)))
         if merged.batches != expected:
             missing = sorted(set(expected) - set(merged.batches))
@@ -176,10 +168,7 @@ class PETSimulator(BatchedSimulator):
             scale = float(_plane(activity, z).sum()) / int(merged.counts["emitted"][k])
             images.append((decays * scale).astype(np.float32))
         image = np.stack(images, axis=-1)
-        affine = np.array(instant.affine, dtype=float)
-        affine[:3, 3] = affine[:3, :3] @ [0.0, 0.0, float(slices.start)] + affine[:3, 3]
-        nifti = nib.Nifti1Image(image, affine)
-        nifti.header.set_xyzt_units("mm", "sec")
+        nifti = nifti_image(image, instant.slab_affine(slices.start))
         raw = {"sinogram": RawData(kind=VIP.Sinogram, array=merged.counts["prompts"].transpose(1, 2, 0),
                                    axes=("radial", "view", "slice"),
                                    description="prompt coincidences (trues + scatter + randoms), integer counts")}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nibabel as nib
 import numpy as np
 
 from simulators.ultrasound.grid import PlaneGrid
@@ -27,6 +26,7 @@ from vipkb.simulation import (
     SimulationParameters,
     SimulationResult,
     Simulator,
+    nifti_image,
     parameter,
 )
 
@@ -140,8 +140,7 @@ class UltrasoundSimulator(Simulator):
         local[:3, 1] = (0.0, -image_grid.dz_mm, 0.0)
         local[:3, 2] = (0.0, 0.0, p.slice_thickness)
         local[:3, 3] = (image_grid.x0_mm + p.lateral_offset, ny * dy / 2 - image_grid.z0_mm, (k - (nz - 1) / 2) * dz)
-        nifti = nib.Nifti1Image(bmode, instant.centred_frame() @ local)
-        nifti.header.set_xyzt_units("mm", "sec")
+        nifti = nifti_image(bmode, instant.centred_frame() @ local)
         say(1.0, "done")
         return SimulationResult(
             image=nifti,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import nibabel as nib
 import numpy as np
 
 from simulators.xray.detector import Detector
@@ -23,7 +22,15 @@ from simulators.xray.spectrum import Tube
 from vipkb.errors import ParameterError, SimulationError
 from vipkb.namespaces import UNIT, VIP
 from vipkb.previews import slice_png
-from vipkb.simulation import ModelInstant, RawData, SimulationParameters, SimulationResult, Simulator, parameter
+from vipkb.simulation import (
+    ModelInstant,
+    RawData,
+    SimulationParameters,
+    SimulationResult,
+    Simulator,
+    nifti_image,
+    parameter,
+)
 
 #: Dry air near sea level: mass fractions and density (NIST, X-ray mass attenuation coefficients, Table 2,
 #: https://physics.nist.gov/PhysRefData/XrayMassCoef/tab2.html).  The background of every model.
@@ -113,14 +120,6 @@ class RadiographyParameters(TubeParameters):
                                  f"source_to_isocentre = {self.source_to_isocentre} mm")
 
 
-def _slices(instant: ModelInstant, n_slices: int) -> range:
-    depth = 1 if instant.tissue_index.ndim == 2 else instant.shape[2]
-    if n_slices > depth:
-        raise SimulationError(f"n_slices = {n_slices} but {instant.source} has {depth} axial slice(s)")
-    first = (depth - n_slices) // 2
-    return range(first, first + n_slices)
-
-
 class CTSimulator(Simulator):
     """Axial CT: polychromatic fan- or parallel-beam projections, FBP in Hounsfield units."""
 
@@ -141,7 +140,7 @@ class CTSimulator(Simulator):
         p = parameters
         say = progress or (lambda _f, _m: None)
         materials = _materials(instant)
-        slices = _slices(instant, p.n_slices)
+        slices = instant.central_slices(p.n_slices)
         size = instant.voxel_size[:2]
         grid = VoxelGrid.centred(instant.shape[:2], size)
         n_det = p.n_detectors or 2 * math.ceil((grid.radius_mm() + 2 * p.detector_pitch) / p.detector_pitch) + 1
@@ -171,10 +170,7 @@ class CTSimulator(Simulator):
             sinograms.append(result.sinogram.astype(np.float32))
             correction = result.correction
         image = np.stack(hu, axis=-1)
-        affine = np.array(instant.affine, dtype=float)
-        affine[:3, 3] = affine[:3, :3] @ [0.0, 0.0, float(slices.start)] + affine[:3, 3]
-        nifti = nib.Nifti1Image(image, affine)
-        nifti.header.set_xyzt_units("mm", "sec")
+        nifti = nifti_image(image, instant.slab_affine(slices.start))
         say(1.0, "done")
         return SimulationResult(
             image=nifti,
@@ -231,8 +227,7 @@ class RadiographySimulator(Simulator):
                                      rng=np.random.default_rng(seed))
         # Image axes: (column, row, 1), placed on the panel in the model's world frame.
         image = result.projection.T[:, :, None].astype(np.float32)
-        nifti = nib.Nifti1Image(image, self._panel_affine(geometry, instant))
-        nifti.header.set_xyzt_units("mm", "sec")
+        nifti = nifti_image(image, self._panel_affine(geometry, instant))
         say(1.0, "done")
         return SimulationResult(
             image=nifti,

@@ -12,9 +12,9 @@
 from vipkb.simulation.instant import ModelInstant, ParameterKey, Tissue
 from vipkb.simulation.montecarlo import BatchedSimulator, PartialResult, batch_rng, merge_partials
 from vipkb.simulation.parameters import ParameterSpec, SimulationParameters, parameter
-from vipkb.simulation.plugin import RawData, SimulationResult, Simulator
+from vipkb.simulation.plugin import RawData, SimulationResult, Simulator, nifti_image
 from vipkb.simulation.registry import get_simulator, list_simulators, refresh_simulators
 
 __all__ = ["BatchedSimulator", "ModelInstant", "ParameterKey", "ParameterSpec", "PartialResult", "RawData",
            "SimulationParameters", "SimulationResult", "Simulator", "Tissue", "batch_rng", "get_simulator",
-           "list_simulators", "merge_partials", "parameter", "refresh_simulators"]
+           "list_simulators", "merge_partials", "nifti_image", "parameter", "refresh_simulators"]

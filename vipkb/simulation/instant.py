@@ -143,6 +143,31 @@ class ModelInstant:
         frame[:3, 3] = (self.affine @ centre)[:3]
         return frame
 
+    def central_slices(self, n_slices: int) -> range:
+        """Indices of ``n_slices`` contiguous axial slices (third axis) centred on the grid.
+
+        Raises
+        ------
+        SimulationError
+            If the instant has fewer slices.
+
+        Examples
+        --------
+        >>> ModelInstant.from_labels(np.zeros((2, 2, 5), np.uint8), []).central_slices(3)
+        range(1, 4)
+        """
+        depth = 1 if self.tissue_index.ndim == 2 else self.shape[2]
+        if n_slices > depth:
+            raise SimulationError(f"n_slices = {n_slices} but {self.source} has {depth} axial slice(s)")
+        first = (depth - n_slices) // 2
+        return range(first, first + n_slices)
+
+    def slab_affine(self, first_slice: int) -> np.ndarray:
+        """The affine of a stack of this grid's axial slices starting at ``first_slice``."""
+        affine = np.array(self.affine, dtype=float)
+        affine[:3, 3] = affine[:3, 2] * first_slice + affine[:3, 3]
+        return affine
+
     def keys(self, kind: str) -> list[ParameterKey]:
         """Every condition under which some tissue or map gives ``kind``."""
         found = {k for t in self.tissues for k in t.values if k.kind == kind}

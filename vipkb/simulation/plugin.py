@@ -26,7 +26,7 @@ from vipkb.namespaces import VIP
 from vipkb.simulation.instant import ModelInstant
 from vipkb.simulation.parameters import SimulationParameters
 
-__all__ = ["RawData", "SimulationResult", "Simulator"]
+__all__ = ["RawData", "SimulationResult", "Simulator", "nifti_image"]
 
 #: Called with the fraction done (0..1) and a short message.
 Progress = Callable[[float, str], None]
@@ -46,6 +46,13 @@ class RawData:
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(self.array), allow_pickle=False)
         return buffer.getvalue()
+
+
+def nifti_image(array: np.ndarray, affine: np.ndarray) -> nib.Nifti1Image:
+    """A NIfTI-1 image of a simulated volume, spatial units mm."""
+    image = nib.Nifti1Image(array, affine)
+    image.header.set_xyzt_units("mm", "sec")
+    return image
 
 
 def nifti_bytes(image: nib.Nifti1Image) -> bytes:
