@@ -237,6 +237,25 @@ def simulators(fmt: str, installed: bool) -> None:
         _emit([s.as_dict() for s in list_simulators(kb)], _SIMULATOR_COLUMNS, fmt)
 
 
+_MATCH_COLUMNS = [("model_id", "model"), ("instant_ref", "instant"), ("simulator_name", "simulator"),
+                  ("modality", "modality"), ("label", "model label")]
+
+
+@main.command()
+@_FORMAT
+@click.option("--modality", help="Only simulators of this modality (MR, Ultrasound, CT, XRay, PET).")
+@click.option("--model", "model_ref", help="Only this model (id, id/vN or IRI).")
+@click.option("--all-versions", is_flag=True, help="Include superseded model versions.")
+@guarded
+def match(fmt: str, modality: str | None, model_ref: str | None, all_versions: bool) -> None:
+    """List every compatible (model instant, simulator) pair, found by one SPARQL query."""
+    from vipkb.matching import find_matches
+
+    with open_kb() as kb:
+        pairs = find_matches(kb, modality=modality, model=model_ref, all_versions=all_versions)
+    _emit([p.as_dict() for p in pairs], _MATCH_COLUMNS, fmt)
+
+
 @main.group()
 def simulator() -> None:
     """Inspect installed simulators."""

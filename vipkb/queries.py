@@ -285,3 +285,37 @@ def part_compositions(model: str) -> str:
   ?c vip:forLayerPart ?part ; vip:parameterKind vip:ElementalComposition ; vip:hasElementFraction ?e .
   ?e vip:atomicNumber ?z ; vip:massFraction ?fraction .
 }}"""
+
+
+def compatible_pairs(*, modality: str | None = None, model: str | None = None, all_versions: bool = False) -> str:
+    """Every (model instant, simulator) pair the simulator can run, decided in SPARQL.
+
+    A pair is compatible when the simulator supports the model's dynamics and
+    spatial dimensionality, and every labelled part of the instant carries each
+    parameter kind the simulator requires (from its look-up table, or from a
+    parameter map of the instant).  Closed world, like :func:`ready_for_modality`.
+    """
+    filters = []
+    if modality is not None:
+        filters.append(f"FILTER (?modality = {iri(modality)})")
+    if model is not None:
+        filters.append(f"FILTER (?model = {iri(model)})")
+    if not all_versions:
+        filters.append("FILTER NOT EXISTS { ?newer prov:wasRevisionOf ?model }")
+    return P + f"""
+SELECT ?model ?label ?tp ?i ?simulator ?name ?simulatorLabel ?modality WHERE {{
+  ?simulator a vip:Simulator ; vip:simulatesModality ?modality ; rdfs:label ?simulatorLabel .
+  OPTIONAL {{ ?simulator dcterms:identifier ?name }}
+  ?model a vip:ObjectModel ; rdfs:label ?label ; vip:dynamics ?dynamics ; vip:spatialDimensionality ?dimensions ;
+         vip:hasTimePoint ?timePoint .
+  ?timePoint vip:timePointIndex ?tp ; vip:hasInstant ?instant .
+  ?instant vip:instantIndex ?i .
+  ?simulator vip:supportsDynamics ?dynamics ; vip:supportsDimensionality ?dimensions .
+  {' '.join(filters)}
+  MINUS {{
+    ?simulator vip:requiresParameterKind ?kind .
+    ?instant vip:hasObjectLayer/vip:hasLayerPart ?part .
+    MINUS {{ ?value vip:forLayerPart ?part ; vip:parameterKind ?kind }}
+    MINUS {{ ?instant vip:hasParameterMap ?map . ?map vip:parameterKind ?kind }}
+  }}
+}} ORDER BY ?model ?tp ?i ?simulator"""
