@@ -33,6 +33,7 @@ test: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/kb.py
 	$(BIN)/python benchmarks/simulators.py
+	$(BIN)/python benchmarks/load_balance.py
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check vipkb simulators webapp tests benchmarks

@@ -1,0 +1,140 @@
+"""Execution backends: where a run's tasks execute, found by name or entry point.
+
+Built in: ``inline`` (in this process, for debugging), ``local`` (a pool of
+processes on this machine, the default) and ``dask`` (a Dask cluster).  A
+package adds one without touching VIPKB by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."vipkb.backends"]
+    my-backend = "my_package.module:MyBackend"
+
+A plugin that fails to import or is not a :class:`Backend` is reported with a
+warning and skipped.
+
+>>> sorted(list_backends())
+['dask', 'inline', 'local']
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from collections.abc import Callable
+from functools import cache, partial
+from importlib.metadata import entry_points
+
+from vipkb.backends.base import Backend, FutureLike, WorkerLostError, machine_workers
+from vipkb.errors import ConfigurationError, UnknownResourceError
+
+__all__ = ["DEFAULT", "GROUP", "Backend", "FutureLike", "UnknownBackendError", "WorkerLostError", "get_backend",
+           "list_backends", "machine_workers", "open_backend", "refresh_backends"]
+
+#: The entry-point group backends register under.
+GROUP = "vipkb.backends"
+#: The backend used when none is named.
+DEFAULT = "local"
+
+#: Built-in backends, ``name: "module:Class"`` (also declared as entry points in pyproject.toml).
+BUILTINS = {
+    "inline": "vipkb.backends.inline_:InlineBackend",
+    "local": "vipkb.backends.local_:LocalBackend",
+    "dask": "vipkb.backends.dask_:DaskBackend",
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+class UnknownBackendError(UnknownResourceError):
+    """No execution backend of that name is installed (HTTP 404)."""
+
+
+def _load(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _candidates() -> list[tuple[str, Callable[[], object], str]]:
+    out: list[tuple[str, Callable[[], object], str]] = [
+        (name, partial(_load, target), f"{target}, built in") for name, target in BUILTINS.items()]
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        out.append((ep.name, ep.load, f"{ep.value} from {ep.dist.name if ep.dist else 'an unknown distribution'}"))
+    return out
+
+
+@cache
+def list_backends() -> dict[str, type[Backend]]:
+    """Every installed backend by name, built-ins first; cached (see :func:`refresh_backends`)."""
+    found: dict[str, type[Backend]] = {}
+    for name, load, origin in _candidates():
+        try:
+            obj = load()
+        except Exception as err:  # any import-time failure of a plugin package
+            warnings.warn(f"backend plugin {name!r} ({origin}) failed to load: {err!r}; skipped",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        if name in found:
+            # The built-ins are also declared as entry points of this distribution.
+            if found[name] is not obj:
+                warnings.warn(f"backend plugin {name!r} ({origin}) clashes with the one already registered "
+                              "under that name; skipped", RuntimeWarning, stacklevel=2)
+            continue
+        if not (isinstance(obj, type) and issubclass(obj, Backend)):
+            warnings.warn(f"backend plugin {name!r} ({origin}) is not a vipkb Backend subclass; skipped",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        if obj.name != name or not _NAME.match(name):
+            warnings.warn(f"backend plugin {origin} registers as {name!r} but its class says name = {obj.name!r}; "
+                          "names must agree and be lower-case; skipped", RuntimeWarning, stacklevel=2)
+            continue
+        found[name] = obj
+    return found
+
+
+def refresh_backends() -> None:
+    """Forget the cached plugin list (after installing a package in a running process)."""
+    list_backends.cache_clear()
+    importlib.invalidate_caches()
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class named ``name``.
+
+    Raises
+    ------
+    UnknownBackendError
+        Listing the installed backends and how to add one.
+    """
+    available = list_backends()
+    try:
+        return available[name]
+    except KeyError:
+        raise UnknownBackendError(
+            f"no execution backend named {name!r}; installed: {', '.join(available) or 'none'}. A backend package "
+            f"registers under the {GROUP!r} entry-point group; install it with pip in this environment"
+        ) from None
+
+
+def open_backend(spec: str | None = None, *, n_workers: int | None = None) -> Backend:
+    """Start the backend ``spec`` names: a registered name, or ``tcp://host:port`` of a Dask scheduler.
+
+    Parameters
+    ----------
+    spec
+        Backend name (default :data:`DEFAULT`) or a Dask scheduler address.
+    n_workers
+        Workers to start, where the backend starts its own.
+
+    Raises
+    ------
+    UnknownBackendError
+        If no backend has that name.
+    ConfigurationError
+        If the backend cannot start here (missing dependency, unreachable scheduler).
+    """
+    spec = spec or DEFAULT
+    if spec.startswith(("tcp://", "tls://")):
+        return get_backend("dask")(address=spec)
+    cls = get_backend(spec)
+    if not cls.available:
+        raise ConfigurationError(f"the {spec!r} backend is installed but cannot run here: {cls.description}")
+    return cls(n_workers=n_workers)
