@@ -209,3 +209,18 @@ def test_help_and_version(runner):
         "drop", "export", "init", "load", "match", "model", "models", "query", "simulate", "simulator", "simulators",
         "stats", "summary", "update", "validate"}
     assert runner.invoke(main, ["--version"]).output.startswith("vipkb, version")
+
+
+@pytest.mark.parametrize("simulator", ["pet", "mri"])
+def test_simulate_on_a_backend_gives_the_same_bytes(initialised, tmp_path, simulator):
+    args = ["simulate", "contrast-detail", simulator, "--seed", "2"]
+    if simulator == "pet":
+        args += ["--set", "events=200000", "--set", "events_per_batch=50000"]
+    here = initialised.invoke(main, [*args, "-o", str(tmp_path / "here")])
+    pooled = initialised.invoke(main, [*args, "--backend", "local", "-o", str(tmp_path / "pooled")])
+    assert here.exit_code == 0 and pooled.exit_code == 0, pooled.output
+    assert ("batches 4" in pooled.output) == (simulator == "pet") and "backend local" in pooled.output
+    for name in sorted(p.name for p in (tmp_path / "here").iterdir()):
+        assert (tmp_path / "pooled" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
+    unknown = initialised.invoke(main, [*args, "--backend", "grid", "-o", str(tmp_path / "x")])
+    assert unknown.exit_code == 1 and "installed: inline, local, dask" in unknown.output

@@ -313,8 +313,11 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for image.nii.gz, raw data (.npy), preview.png and metadata.json.")
+@click.option("--backend", help="Run on an execution backend (inline, local, dask, or tcp://host:port of a Dask "
+              "scheduler) instead of in this process; Monte-Carlo batches are spread over its workers.")
 @guarded
-def simulate(model: str, simulator_name: str, pairs: tuple[str, ...], instant: str, seed: int, output: Path) -> None:
+def simulate(model: str, simulator_name: str, pairs: tuple[str, ...], instant: str, seed: int, output: Path,
+             backend: str | None) -> None:
     """Simulate one instant of MODEL (id, id/vN or IRI) with SIMULATOR, here and now.
 
     The outputs are written to a temporary directory and moved into place
@@ -330,12 +333,19 @@ def simulate(model: str, simulator_name: str, pairs: tuple[str, ...], instant: s
     values = _parse_settings(pairs)
     with open_kb() as kb:
         data = load_instant(kb, model, time_point=int(tp), instant=int(i))
-    with tqdm(total=100, desc=simulator_name, unit="%", disable=None, bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message)
-            bar.update(round(100 * fraction) - bar.n)
+    if backend is not None:
+        from vipkb.simulation.runner import run_on_backend
 
-        result = run_simulator(simulator_name, data, values, seed=seed, progress=progress)
+        result, execution = run_on_backend(backend, simulator_name, data, values, seed=seed)
+        click.echo("ran on " + ", ".join(f"{k} {v}" for k, v in execution.items()))
+    else:
+        with tqdm(total=100, desc=simulator_name, unit="%", disable=None,
+                  bar_format="{l_bar}{bar}| {elapsed}") as bar:
+            def progress(fraction: float, message: str) -> None:
+                bar.set_postfix_str(message)
+                bar.update(round(100 * fraction) - bar.n)
+
+            result = run_simulator(simulator_name, data, values, seed=seed, progress=progress)
     partial = output.with_name(output.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)  # left over by an interrupted earlier run

@@ -20,7 +20,7 @@ from vipkb.simulation.instant import ModelInstant
 from vipkb.simulation.plugin import Progress, SimulationResult, Simulator
 from vipkb.simulation.registry import get_simulator, list_simulators
 
-__all__ = ["load_instant", "register_simulators", "run_simulator"]
+__all__ = ["load_instant", "register_simulators", "run_on_backend", "run_simulator"]
 
 
 def register_simulators(kb: KnowledgeBase, simulators: Mapping[str, type[Simulator]] | None = None, *,
@@ -76,3 +76,35 @@ def run_simulator(simulator: str | type[Simulator], instant: ModelInstant, value
     if not 0 <= seed < 2**63:
         raise ParameterError(f"seed {seed} is out of range; use an integer in [0, 2**63)")
     return sim.run(instant, parameters, seed=seed, progress=progress)
+
+
+def _run_task(name: str, instant: ModelInstant, values: Mapping[str, Any], seed: int) -> SimulationResult:
+    """One whole simulation as a task (top level, so that it pickles to any worker)."""
+    return run_simulator(name, instant, values, seed=seed)
+
+
+def run_on_backend(backend: str, simulator: str, instant: ModelInstant, values: Mapping[str, Any] | None = None, *,
+                   seed: int = 0) -> tuple[SimulationResult, dict[str, Any]]:
+    """Run ``simulator`` on an execution backend (a name such as ``local``, or ``tcp://host:port`` of Dask).
+
+    A batched Monte-Carlo simulator is spread over the workers batch by batch
+    (:func:`vipkb.execution.batched.run_batched_simulation`); any other runs as
+    one task.  Either way the bytes equal those of :func:`run_simulator`; how
+    the work went (batches, speculative duplicates, lost and failed copies,
+    makespan) is returned beside the result, not written into it.
+    """
+    from vipkb.backends import open_backend
+    from vipkb.execution.batched import run_batched_simulation
+    from vipkb.simulation.montecarlo import BatchedSimulator
+
+    cls = get_simulator(simulator)
+    parameters = cls().parameters(values)  # fail on bad parameters before starting any worker
+    with open_backend(backend) as pool:
+        if issubclass(cls, BatchedSimulator):
+            result, stats = run_batched_simulation(pool, cls(), instant, parameters, seed=seed)
+            execution = {"backend": backend, "batches": len(stats.batches), "duplicates": stats.duplicates,
+                         "lost": stats.lost, "failures": stats.failures, "makespan_s": round(stats.makespan, 3)}
+        else:
+            future = pool.submit(_run_task, simulator, instant, dict(values or {}), seed)
+            result, execution = future.result(), {"backend": backend, "tasks": 1}
+    return result, execution
