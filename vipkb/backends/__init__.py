@@ -17,14 +17,11 @@ warning and skipped.
 from __future__ import annotations
 
 import importlib
-import re
-import warnings
-from collections.abc import Callable
-from functools import cache, partial
-from importlib.metadata import entry_points
+from functools import cache
 
 from vipkb.backends.base import Backend, FutureLike, WorkerLostError, machine_workers
 from vipkb.errors import ConfigurationError, UnknownResourceError
+from vipkb.plugins import Candidate, candidates, collect, unknown_plugin
 
 __all__ = ["DEFAULT", "GROUP", "Backend", "FutureLike", "UnknownBackendError", "WorkerLostError", "get_backend",
            "list_backends", "machine_workers", "open_backend", "refresh_backends"]
@@ -41,53 +38,18 @@ BUILTINS = {
     "dask": "vipkb.backends.dask_:DaskBackend",
 }
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-
-
 class UnknownBackendError(UnknownResourceError):
     """No execution backend of that name is installed (HTTP 404)."""
 
 
-def _load(target: str) -> object:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _candidates() -> list[tuple[str, Callable[[], object], str]]:
-    out: list[tuple[str, Callable[[], object], str]] = [
-        (name, partial(_load, target), f"{target}, built in") for name, target in BUILTINS.items()]
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        out.append((ep.name, ep.load, f"{ep.value} from {ep.dist.name if ep.dist else 'an unknown distribution'}"))
-    return out
+def _candidates() -> list[Candidate]:
+    return candidates(GROUP, BUILTINS)
 
 
 @cache
 def list_backends() -> dict[str, type[Backend]]:
     """Every installed backend by name, built-ins first; cached (see :func:`refresh_backends`)."""
-    found: dict[str, type[Backend]] = {}
-    for name, load, origin in _candidates():
-        try:
-            obj = load()
-        except Exception as err:  # any import-time failure of a plugin package
-            warnings.warn(f"backend plugin {name!r} ({origin}) failed to load: {err!r}; skipped",
-                          RuntimeWarning, stacklevel=2)
-            continue
-        if name in found:
-            # The built-ins are also declared as entry points of this distribution.
-            if found[name] is not obj:
-                warnings.warn(f"backend plugin {name!r} ({origin}) clashes with the one already registered "
-                              "under that name; skipped", RuntimeWarning, stacklevel=2)
-            continue
-        if not (isinstance(obj, type) and issubclass(obj, Backend)):
-            warnings.warn(f"backend plugin {name!r} ({origin}) is not a vipkb Backend subclass; skipped",
-                          RuntimeWarning, stacklevel=2)
-            continue
-        if obj.name != name or not _NAME.match(name):
-            warnings.warn(f"backend plugin {origin} registers as {name!r} but its class says name = {obj.name!r}; "
-                          "names must agree and be lower-case; skipped", RuntimeWarning, stacklevel=2)
-            continue
-        found[name] = obj
-    return found
+    return collect("backend", Backend, _candidates())
 
 
 def refresh_backends() -> None:
@@ -108,10 +70,7 @@ def get_backend(name: str) -> type[Backend]:
     try:
         return available[name]
     except KeyError:
-        raise UnknownBackendError(
-            f"no execution backend named {name!r}; installed: {', '.join(available) or 'none'}. A backend package "
-            f"registers under the {GROUP!r} entry-point group; install it with pip in this environment"
-        ) from None
+        raise UnknownBackendError(unknown_plugin("execution backend", name, available, GROUP)) from None
 
 
 def open_backend(spec: str | None = None, *, n_workers: int | None = None) -> Backend:
