@@ -24,18 +24,16 @@ Ratios matter, not absolute times: the machines are shared.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
+from bench_timing import ratio, timed
 from skimage.data import shepp_logan_phantom
 from skimage.transform import iradon, radon, rescale
 
+from simulators.threads import default_workers
 from simulators.xray.fbp import fbp_parallel
 from simulators.xray.geometry import ConeBeamRadiograph, ParallelBeam
 from simulators.xray.grid import VoxelGrid
-from simulators.xray.siddon import default_workers, line_integrals, path_lengths
+from simulators.xray.siddon import line_integrals, path_lengths
 
 N = 512
 VIEWS = 720
@@ -52,20 +50,6 @@ ray and pixel layer, chunked to stay in cache and spread over a thread pool
 GPU) fusing the passes into one loop is the next step if more speed is
 needed.  Per-label path lengths also pay a scatter-add per run of equal
 labels (numpy's bincount holds the GIL, so threads help less there)."""
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def _ratio(ours: float, peer: float, name: str) -> str:
-    return f"{peer / ours:.2f}x {'faster' if ours < peer else 'SLOWER'} than {name}"
 
 
 def rows(repeats: int = 3, workers: int | None = None) -> list[tuple[str, ...]]:
@@ -109,14 +93,14 @@ def rows(repeats: int = 3, workers: int | None = None) -> list[tuple[str, ...]]:
     threads = f"{workers or default_workers()} threads"
     return [
         (f"forward projection {size}: VIPKB exact ray tracing, {threads}", f"{t_fp:.2f} s",
-         _ratio(t_fp, t_sk_fp, "radon")),
-        ("  the same on 1 thread", f"{t_fp1:.2f} s", _ratio(t_fp1, t_sk_fp, "radon")),
+         ratio(t_fp, t_sk_fp, "radon")),
+        ("  the same on 1 thread", f"{t_fp1:.2f} s", ratio(t_fp1, t_sk_fp, "radon")),
         ("  skimage.transform.radon(circle=True) (peer)", f"{t_sk_fp:.2f} s", "1x"),
-        (f"FBP {size}: VIPKB fbp_parallel, {threads}", f"{t_fbp:.2f} s", _ratio(t_fbp, t_sk_fbp, "iradon")),
-        ("  the same on 1 thread", f"{t_fbp1:.2f} s", _ratio(t_fbp1, t_sk_fbp, "iradon")),
+        (f"FBP {size}: VIPKB fbp_parallel, {threads}", f"{t_fbp:.2f} s", ratio(t_fbp, t_sk_fbp, "iradon")),
+        ("  the same on 1 thread", f"{t_fbp1:.2f} s", ratio(t_fbp1, t_sk_fbp, "iradon")),
         ("  skimage.transform.iradon(circle=True) (peer)", f"{t_sk_fbp:.2f} s", "1x"),
         (f"forward projection + FBP {size}: VIPKB, {threads}", f"{t_fp + t_fbp:.2f} s",
-         _ratio(t_fp + t_fbp, t_sk_fp + t_sk_fbp, "radon + iradon")),
+         ratio(t_fp + t_fbp, t_sk_fp + t_sk_fbp, "radon + iradon")),
         ("  radon + iradon (peer)", f"{t_sk_fp + t_sk_fbp:.2f} s", "1x"),
         (f"per-label path lengths (5 labels) {size}, {threads}", f"{t_pl:.2f} s", "no peer"),
         (f"3-D radiograph rays, {n3}^3 volume, 512x512 panel, {threads}",

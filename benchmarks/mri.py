@@ -19,11 +19,10 @@ Ratios matter, not absolute times: the machines are shared.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from bench_timing import timed
 
 from simulators.mri import bloch, kspace, sequences, signal
 
@@ -45,12 +44,8 @@ def phantom() -> np.ndarray:
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall time of ``repeats`` calls."""
+    return timed(fn, repeats)[0]
 
 
 def analytic_image(labels: np.ndarray, workers: int | None) -> np.ndarray:

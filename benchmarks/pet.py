@@ -22,19 +22,16 @@ Ratios matter, not absolute times: the machines are shared.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
+from bench_timing import timed
 from skimage.transform import iradon, radon
 
 from simulators.pet.emission import CHUNK_EVENTS, batch_rng, simulate_batch
 from simulators.pet.projector import SystemModel
 from simulators.pet.recon import mlem, osem
 from simulators.pet.scanner import DISCOVERY_690
+from simulators.threads import default_workers
 from simulators.xray.grid import VoxelGrid
-from simulators.xray.siddon import default_workers
 
 N = 128
 EVENTS = 1_000_000
@@ -54,16 +51,6 @@ forward and one sparse back projection with the exact (Siddon) system matrix;
 the peer pair (radon + unfiltered iradon) interpolates instead and is not an
 adjoint pair.  A compiled kernel (numba, C or a GPU) is the next step if the
 Monte Carlo needs more speed."""
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def phantom() -> tuple[VoxelGrid, np.ndarray, np.ndarray]:

@@ -33,13 +33,15 @@ from vipkb.simulation.runner import run_simulator  # noqa: E402
 
 
 def _sibling(name: str) -> ModuleType:
-    """Load ``benchmarks/<name>.py`` by path (the folder is not on sys.path)."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", HERE / f"{name}.py")
+    """Load ``benchmarks/<name>.py`` by path (the folder is not on sys.path) as module ``bench_<name>``."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # so that the others can import it (bench_timing)
     spec.loader.exec_module(module)
     return module
 
 
+_sibling("timing")
 mri = _sibling("mri")
 ct = _sibling("ct")
 ultrasound = _sibling("ultrasound")

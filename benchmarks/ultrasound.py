@@ -23,18 +23,17 @@ Ratios matter, not absolute times: the machines are shared.
 from __future__ import annotations
 
 import copy
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pymust
+from bench_timing import ratio, timed
 from scipy.signal import hilbert
 
+from simulators.threads import default_workers
 from simulators.ultrasound.beamform import delay_and_sum
 from simulators.ultrasound.grid import PlaneGrid
 from simulators.ultrasound.probe import L11_5V
-from simulators.ultrasound.rf import RFData, default_workers, simulate_rf
+from simulators.ultrasound.rf import RFData, simulate_rf
 from simulators.ultrasound.scatterers import Scatterers
 from simulators.ultrasound.transmit import PlaneWave
 
@@ -58,20 +57,6 @@ RF, np.bincount, which is what limits the thread speed-up).  The images of
 the same RF agree closely; the two simulators' RF envelopes differ where the
 models do (pulse spectrum: Gaussian vs MUST's windowed sine times a
 generalised-normal probe response; one transmitted pulse vs the full sum)."""
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def _ratio(ours: float, peer: float, name: str) -> str:
-    return f"{peer / ours:.2f}x {'faster' if ours < peer else 'SLOWER'} than {name}"
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,16 +110,16 @@ def rows(repeats: int = 3, workers: int | None = None) -> list[tuple[str, str, s
     threads = f"{workers or default_workers()} threads"
     setup = f"L11-5v, plane wave, {N_SCATTERERS:,} scatterers"
     return [
-        (f"RF {setup}: VIPKB simulate_rf, {threads}", f"{t_rf:.3f} s", _ratio(t_rf, t_must_rf, "simus")),
-        ("  the same on 1 thread", f"{t_rf1:.3f} s", _ratio(t_rf1, t_must_rf, "simus")),
+        (f"RF {setup}: VIPKB simulate_rf, {threads}", f"{t_rf:.3f} s", ratio(t_rf, t_must_rf, "simus")),
+        ("  the same on 1 thread", f"{t_rf1:.3f} s", ratio(t_rf1, t_must_rf, "simus")),
         ("  pymust.simus (peer)", f"{t_must_rf:.3f} s", "1x"),
         (f"DAS + envelope, 256x128 grid, f/{F_NUMBER}: VIPKB delay_and_sum, {threads}", f"{t_das:.3f} s",
-         _ratio(t_das, t_must_das, "rf2iq + dasmtx + bmode")),
-        ("  the same on 1 thread", f"{t_das1:.3f} s", _ratio(t_das1, t_must_das, "rf2iq + dasmtx + bmode")),
+         ratio(t_das, t_must_das, "rf2iq + dasmtx + bmode")),
+        ("  the same on 1 thread", f"{t_das1:.3f} s", ratio(t_das1, t_must_das, "rf2iq + dasmtx + bmode")),
         ("  pymust rf2iq + dasmtx + product + bmode (peer)", f"{t_must_das:.3f} s", "1x"),
         (f"RF + DAS + envelope: VIPKB, {threads}", f"{t_rf + t_das:.3f} s",
-         _ratio(t_rf + t_das, t_must_rf + t_must_das, "pymust")),
-        ("  the same on 1 thread", f"{t_rf1 + t_das1:.3f} s", _ratio(t_rf1 + t_das1, t_must_rf + t_must_das, "pymust")),
+         ratio(t_rf + t_das, t_must_rf + t_must_das, "pymust")),
+        ("  the same on 1 thread", f"{t_rf1 + t_das1:.3f} s", ratio(t_rf1 + t_das1, t_must_rf + t_must_das, "pymust")),
         ("  pymust simus + rf2iq + dasmtx + bmode (peer)", f"{t_must_rf + t_must_das:.3f} s", "1x"),
         ("envelope images of the same RF, VIPKB vs pymust: correlation", f"{image_agreement:.4f}", "-"),
         ("RF envelopes, VIPKB vs pymust simus: correlation", f"{rf_agreement:.3f}", "-"),

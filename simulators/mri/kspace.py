@@ -151,6 +151,14 @@ def _combine(m: np.ndarray, weights: np.ndarray, modulation: np.ndarray) -> np.n
     return out
 
 
+def _positions(slice_positions_mm) -> np.ndarray:
+    positions = np.atleast_1d(np.asarray(slice_positions_mm, dtype=float))
+    if positions.ndim != 1 or positions.size == 0 or not np.all(np.isfinite(positions)):
+        raise ParameterError(f"slice_positions_mm must be a non-empty list of finite positions (mm); "
+                             f"got {slice_positions_mm!r}")
+    return positions
+
+
 def _values(name: str, value, count: int, *, integer: bool = False) -> tuple:
     try:
         items = tuple(np.broadcast_to(np.asarray(value), (count,)).tolist())
@@ -259,10 +267,7 @@ def acquire(magnetisation: np.ndarray, *, voxel_size_mm: Sequence[float], fov_mm
     fx, fy = _values("fov_mm", fov_mm, 2)
     nx, ny = _values("matrix", matrix, 2, integer=True)
     (thickness,) = _values("slice_thickness_mm", slice_thickness_mm, 1)
-    positions = np.atleast_1d(np.asarray(slice_positions_mm, dtype=float))
-    if positions.ndim != 1 or positions.size == 0 or not np.all(np.isfinite(positions)):
-        raise ParameterError(f"slice_positions_mm must be a non-empty list of finite positions (mm); "
-                             f"got {slice_positions_mm!r}")
+    positions = _positions(slice_positions_mm)
     try:
         noise_std = float(noise_std)
     except (TypeError, ValueError):
@@ -373,10 +378,7 @@ def image_affine(object_affine: np.ndarray, object_shape: Sequence[int], *, fov_
     fx, fy = _values("fov_mm", fov_mm, 2)
     nx, ny = _values("matrix", matrix, 2, integer=True)
     (thickness,) = _values("slice_thickness_mm", slice_thickness_mm, 1)
-    positions = np.atleast_1d(np.asarray(slice_positions_mm, dtype=float))
-    if positions.ndim != 1 or positions.size == 0 or not np.all(np.isfinite(positions)):
-        raise ParameterError(f"slice_positions_mm must be a non-empty list of finite positions (mm); "
-                             f"got {slice_positions_mm!r}")
+    positions = _positions(slice_positions_mm)
     step = thickness
     if positions.size > 1:
         gaps = np.diff(positions)

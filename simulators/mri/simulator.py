@@ -127,9 +127,8 @@ class MRISimulator(Simulator):
             raw={"kspace": RawData(kind=VIP.KSpace, array=k.astype(np.complex64), axes=("kx", "ky", "slice"),
                                    description="Cartesian k-space, DC at the centre (index n // 2)")},
             preview=slice_png(image),
-            metadata={"simulator": self.name, "version": self.version, "parameters": p.as_dict(), "seed": seed,
-                      "model": instant.source, "image_units": "fraction of the equilibrium magnetisation of PD = 1",
-                      "notes": notes})
+            metadata=self.run_metadata(instant, p, seed,
+                                       image_units="fraction of the equilibrium magnetisation of PD = 1", notes=notes))
 
     @staticmethod
     def _tissue_signal(p: MRIParameters, pd: np.ndarray, t1: np.ndarray, t2: np.ndarray, t2star: np.ndarray,

@@ -64,10 +64,6 @@ class PETParameters(SimulationParameters):
                               maximum=2048)
 
 
-def _plane(volume: np.ndarray, z: int) -> np.ndarray:
-    return volume if volume.ndim == 2 else volume[:, :, z]
-
-
 class PETSimulator(BatchedSimulator):
     """2-D PET by Monte Carlo: decays, back-to-back 511 keV photons, attenuation, ring detection, OSEM."""
 
@@ -92,16 +88,16 @@ class PETSimulator(BatchedSimulator):
         return VoxelGrid.centred(instant.shape[:2], instant.voxel_size[:2])
 
     @staticmethod
-    def _activity(instant: ModelInstant, p: PETParameters) -> np.ndarray:
-        return instant.parameter_volume(ParameterKey("RadioactiveConcentration", radiotracer=p.radiotracer),
-                                        dtype=np.float64)
+    def _activity(plane: ModelInstant, p: PETParameters) -> np.ndarray:
+        return plane.parameter_volume(ParameterKey("RadioactiveConcentration", radiotracer=p.radiotracer),
+                                      dtype=np.float64)
 
     @staticmethod
-    def _mu(instant: ModelInstant) -> np.ndarray:
-        # Background is air; its attenuation at 511 keV (~1e-5 /mm) is kept rather than zeroed.
+    def _mu(plane: ModelInstant) -> np.ndarray:
+        # The background counts as vacuum: air attenuates 511 keV photons by ~1e-5 /mm, negligible in a ring.
         table = np.array([0.0] + [float(linear_attenuation(comp, rho, E_511))
-                                  for comp, rho in instant.materials()])
-        return table[instant.tissue_index]
+                                  for comp, rho in plane.materials()])
+        return table[plane.tissue_index]
 
     def _per_slice(self, p: PETParameters) -> list[int]:
         return batch_sizes(p.events, p.events_per_batch)
@@ -121,10 +117,11 @@ class PETSimulator(BatchedSimulator):
         k, sub = divmod(index, len(sizes))
         z = slices[k]
         scanner = PRESETS[p.scanner]
-        activity = _plane(self._activity(instant, p), z)
+        plane = instant.axial_slice(z)
+        activity = self._activity(plane, p)
         if not activity.any():
             raise SimulationError(f"{instant.source}: slice {z} holds no {p.radiotracer} activity")
-        batch = simulate_batch(activity, _plane(self._mu(instant), z), self._grid(instant), scanner,
+        batch = simulate_batch(activity, self._mu(plane), self._grid(instant), scanner,
                                n_events=sizes[sub], seed=seed, batch_index=index, scatter=p.scatter,
                                randoms_fraction=p.randoms_fraction, list_mode=p.list_mode,
                                positron_range_fwhm_mm=p.positron_range, noncollinearity_fwhm_deg=p.noncollinearity)
@@ -154,10 +151,10 @@ class PETSimulator(BatchedSimulator):
                                   "are missing from the merged result")
         scanner = PRESETS[p.scanner]
         grid = self._grid(instant)
-        activity, mu = self._activity(instant, p), self._mu(instant)
         images = []
         for k, z in enumerate(slices):
-            model = SystemModel(grid, scanner, mu_511=_plane(mu, z) if p.attenuation_correction else None)
+            plane = instant.axial_slice(z)
+            model = SystemModel(grid, scanner, mu_511=self._mu(plane) if p.attenuation_correction else None)
             prompts = merged.counts["prompts"][k]
             # Randoms are uniform over crystal pairs: their mean per bin is known from the measured total.
             randoms_level = merged.counts["randoms"][k].sum() / prompts.size
@@ -165,7 +162,7 @@ class PETSimulator(BatchedSimulator):
                           additive=float(randoms_level))
             # Calibrate to Bq/m3: the simulated decays span an equivalent duration of N / (sum of A V); the
             # voxel volume V cancels, leaving decays per voxel x (sum of A) / N.
-            scale = float(_plane(activity, z).sum()) / int(merged.counts["emitted"][k])
+            scale = float(self._activity(plane, p).sum()) / int(merged.counts["emitted"][k])
             images.append((decays * scale).astype(np.float32))
         image = np.stack(images, axis=-1)
         nifti = nifti_image(image, instant.slab_affine(slices.start))
@@ -183,9 +180,9 @@ class PETSimulator(BatchedSimulator):
             notes.append("scatter is simulated but not corrected in the reconstruction")
         return SimulationResult(
             image=nifti, raw=raw, preview=slice_png(image),
-            metadata={"simulator": self.name, "version": self.version, "parameters": p.as_dict(), "seed": seed,
-                      "model": instant.source, "image_units": "Bq/m3 (activity concentration)",
-                      "scanner": scanner.name, "slices": [slices.start, slices.stop - 1],
-                      "counts": {name: [int(c) for c in merged.counts[name].reshape(len(slices), -1).sum(axis=1)]
-                                 for name in ("prompts", "scatter", "randoms", "emitted")},
-                      "notes": notes})
+            metadata=self.run_metadata(
+                instant, p, seed, image_units="Bq/m3 (activity concentration)", scanner=scanner.name,
+                slices=[slices.start, slices.stop - 1],
+                counts={name: [int(c) for c in merged.counts[name].reshape(len(slices), -1).sum(axis=1)]
+                        for name in ("prompts", "scatter", "randoms", "emitted")},
+                notes=notes))

@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
+from simulators.threads import default_workers
 from simulators.ultrasound.grid import PlaneGrid
 from simulators.ultrasound.probe import LinearArray, check_number
-from simulators.ultrasound.rf import RFData, default_workers
+from simulators.ultrasound.rf import RFData
 from simulators.ultrasound.transmit import FocusedWave, PlaneWave
 from vipkb.errors import ParameterError
 
@@ -93,7 +94,7 @@ def delay_and_sum(data: RFData, probe: LinearArray, transmit: PlaneWave | Focuse
     upsample
         Upsampling of the analytic signal before linear interpolation.
     workers
-        Threads (default :func:`~simulators.ultrasound.rf.default_workers`).
+        Threads (default :func:`~simulators.threads.default_workers`).
 
     Returns
     -------

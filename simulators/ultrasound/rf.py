@@ -37,18 +37,18 @@ sample ``n`` is at ``n / fs``.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from simulators.threads import default_workers
 from simulators.ultrasound.field import echo_spectra, element_paths, transmit_pulse
 from simulators.ultrasound.probe import PULSE_SIGMAS, LinearArray, check_number
 from simulators.ultrasound.scatterers import Scatterers
 from vipkb.errors import ParameterError
 
-__all__ = ["NEPER_PER_DB", "RFData", "default_workers", "simulate_rf"]
+__all__ = ["NEPER_PER_DB", "RFData", "simulate_rf"]
 
 #: Scatterer-element-sample evaluations per chunk: ~8 MB per float32 temporary, cache-friendly.
 CHUNK_EVALUATIONS = 1 << 21
@@ -58,15 +58,6 @@ LONGEST_PULSE = np.sqrt(2.0)
 
 #: dB to nepers (amplitude): ln(10) / 20.
 NEPER_PER_DB = math.log(10.0) / 20.0
-
-
-def default_workers() -> int:
-    """Threads used when ``workers`` is not given: the CPUs this process may use, at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(8, n))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

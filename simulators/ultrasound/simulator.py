@@ -150,8 +150,7 @@ class UltrasoundSimulator(Simulator):
                                            f"transmits steered at {', '.join(f'{a:g}' for a in p.angles())} deg")},
             preview=slice_png(bmode[:, ::-1, 0], window=(-p.dynamic_range, 0.0),
                               spacing=(image_grid.dx_mm, image_grid.dz_mm)),
-            metadata={"simulator": self.name, "version": self.version, "parameters": p.as_dict(), "seed": seed,
-                      "model": instant.source, "image_units": "dB relative to the brightest pixel",
-                      "scatterers": len(result.scatterers), "axial_slice": k,
-                      "notes": ["speed of sound is uniform (the model's SpeedOfSound values are not used)"]
-                      if instant.keys("SpeedOfSound") else []})
+            metadata=self.run_metadata(
+                instant, p, seed, image_units="dB relative to the brightest pixel", scatterers=len(result.scatterers),
+                axial_slice=k, notes=["speed of sound is uniform (the model's SpeedOfSound values are not used)"]
+                if instant.keys("SpeedOfSound") else []))

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
+from simulators.threads import default_workers
 from simulators.xray.geometry import FanBeam, ParallelBeam
 from simulators.xray.grid import VoxelGrid
-from simulators.xray.siddon import default_workers
 from vipkb.errors import ParameterError
 
 __all__ = ["WINDOWS", "fbp_fan", "fbp_parallel", "filter_projections", "ramp_kernel"]

@@ -31,29 +31,20 @@ numpy releases the GIL inside the element-wise loops and gathers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from simulators.threads import default_workers
 from simulators.xray.grid import canonical_grid
 from simulators.xray.kernels import Group, Tracer
 from vipkb.errors import ParameterError
 
-__all__ = ["default_workers", "line_integrals", "path_lengths"]
+__all__ = ["line_integrals", "path_lengths"]
 
 #: Ray-slab pairs per chunk: amortises the per-call overhead; ~10 MB of temporaries per thread stay in L3.
 CHUNK_ELEMENTS = 1 << 18
-
-
-def default_workers() -> int:
-    """Threads used when ``workers`` is not given: the CPUs this process may use, at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(8, n))
 
 
 def _rays(starts_mm: np.ndarray, ends_mm: np.ndarray, ndim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,12 @@ def _materials(instant: ModelInstant) -> list[Material]:
                     for t, (comp, rho) in zip(instant.tissues, instant.materials(), strict=True)]
 
 
+def _detector_beyond_isocentre(p: CTParameters | RadiographyParameters) -> None:
+    if p.source_to_detector <= p.source_to_isocentre:
+        raise ParameterError(f"source_to_detector = {p.source_to_detector} mm must exceed "
+                             f"source_to_isocentre = {p.source_to_isocentre} mm")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TubeParameters(SimulationParameters):
     """Source and dose, shared by CT and radiography."""
@@ -90,9 +96,7 @@ class CTParameters(TubeParameters):
                               maximum=2048)
 
     def check(self) -> None:
-        if self.source_to_detector <= self.source_to_isocentre:
-            raise ParameterError(f"source_to_detector = {self.source_to_detector} mm must exceed "
-                                 f"source_to_isocentre = {self.source_to_isocentre} mm")
+        _detector_beyond_isocentre(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,9 +119,7 @@ class RadiographyParameters(TubeParameters):
     n_columns: int = parameter(0, doc="Detector columns; 0 covers the magnified model.", minimum=0, maximum=8192)
 
     def check(self) -> None:
-        if self.source_to_detector <= self.source_to_isocentre:
-            raise ParameterError(f"source_to_detector = {self.source_to_detector} mm must exceed "
-                                 f"source_to_isocentre = {self.source_to_isocentre} mm")
+        _detector_beyond_isocentre(self)
 
 
 class CTSimulator(Simulator):
@@ -162,7 +164,7 @@ class CTSimulator(Simulator):
         hu, sinograms, correction = [], [], None
         for n, (z, child) in enumerate(zip(slices, rngs, strict=True)):
             say(n / len(slices), f"slice {z}")
-            labels = instant.tissue_index if instant.tissue_index.ndim == 2 else instant.tissue_index[:, :, z]
+            labels = instant.axial_slice(z).tissue_index
             result = simulate_ct(labels, materials, grid=grid, geometry=geometry, spectrum=spectrum,
                                  detector=detector, rng=np.random.default_rng(child),
                                  beam_hardening_correction=p.beam_hardening_correction, window=p.filter)
@@ -179,13 +181,13 @@ class CTSimulator(Simulator):
                                      description="-ln(I/I0) per detector element and view"
                                      + (", water-linearised" if p.beam_hardening_correction else ""))},
             preview=slice_png(image, window=SOFT_TISSUE_WINDOW),
-            metadata={"simulator": self.name, "version": self.version, "parameters": p.as_dict(), "seed": seed,
-                      "model": instant.source, "image_units": "HU",
-                      "hu_reference": {"energy_kev": float(correction.reference_kev),
-                                       "mu_water_per_mm": float(correction.mu_water_per_mm)},
-                      "spectrum_mean_kev": float(spectrum.mean_energy_kev), "n_detectors": n_det,
-                      "view_angles_deg": [float(a) for a in geometry.angles_deg()[:2]] + ["..."],
-                      "slices": [slices.start, slices.stop - 1]})
+            metadata=self.run_metadata(
+                instant, p, seed, image_units="HU",
+                hu_reference={"energy_kev": float(correction.reference_kev),
+                              "mu_water_per_mm": float(correction.mu_water_per_mm)},
+                spectrum_mean_kev=float(spectrum.mean_energy_kev), n_detectors=n_det,
+                view_angles_deg=[float(a) for a in geometry.angles_deg()[:2]] + ["..."],
+                slices=[slices.start, slices.stop - 1]))
 
 
 class RadiographySimulator(Simulator):
@@ -235,10 +237,9 @@ class RadiographySimulator(Simulator):
                                             axes=("column", "row"),
                                             description="energy recorded per pixel, keV (before log-normalisation)")},
             preview=slice_png(image),
-            metadata={"simulator": self.name, "version": self.version, "parameters": p.as_dict(), "seed": seed,
-                      "model": instant.source, "image_units": "-ln(I/I0), line integral of attenuation",
-                      "detector": [geometry.n_columns, geometry.n_rows],
-                      "magnification": p.source_to_detector / p.source_to_isocentre})
+            metadata=self.run_metadata(instant, p, seed, image_units="-ln(I/I0), line integral of attenuation",
+                                       detector=[geometry.n_columns, geometry.n_rows],
+                                       magnification=p.source_to_detector / p.source_to_isocentre))
 
     @staticmethod
     def _panel_affine(geometry: ConeBeamRadiograph, instant: ModelInstant) -> np.ndarray:

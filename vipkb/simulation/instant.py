@@ -162,6 +162,14 @@ class ModelInstant:
         first = (depth - n_slices) // 2
         return range(first, first + n_slices)
 
+    def axial_slice(self, z: int) -> ModelInstant:
+        """Slice ``z`` (third axis) as a 2-D instant with the same tissues; a 2-D instant is its own slice."""
+        if self.tissue_index.ndim == 2:
+            return self
+        return ModelInstant(tissue_index=self.tissue_index[:, :, z], tissues=self.tissues,
+                            affine=self.slab_affine(z), maps={k: v[:, :, z] for k, v in self.maps.items()},
+                            source=f"{self.source}, slice {z}", time_s=self.time_s)
+
     def slab_affine(self, first_slice: int) -> np.ndarray:
         """The affine of a stack of this grid's axial slices starting at ``first_slice``."""
         affine = np.array(self.affine, dtype=float)

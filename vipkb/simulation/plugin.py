@@ -165,6 +165,12 @@ class Simulator(ABC):
             When the instant lacks what the physics needs (named in the message).
         """
 
+    def run_metadata(self, instant: ModelInstant, parameters: SimulationParameters, seed: int,
+                     **facts: Any) -> dict[str, Any]:
+        """What every result's metadata says (simulator, version, parameters, seed, model), plus ``facts``."""
+        return {"simulator": self.name, "version": self.version, "parameters": parameters.as_dict(), "seed": seed,
+                "model": instant.source, **facts}
+
     def parameters(self, values: Mapping[str, Any] | None = None) -> SimulationParameters:
         """This simulator's parameters from names to values; defaults for the rest."""
         return self.Parameters.from_mapping(values or {})
