@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 
+from simulators.threads import run_threads
 from vipkb.errors import ParameterError, SimulationError
 
 #: Distinct off-resonance values :func:`acquire` accepts; each costs one readout-axis transform.
@@ -310,13 +310,7 @@ def _add_noise(k: np.ndarray, sigma: float, rng: np.random.Generator, workers: i
         z *= sigma
         k[i] += z
 
-    threads = _threads(workers)
-    if threads == 1:
-        for i in range(k.shape[0]):
-            line(i)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(line, range(k.shape[0])))
+    run_threads(line, range(k.shape[0]), _threads(workers))
 
 
 def _threads(workers: int | None) -> int:

@@ -20,12 +20,10 @@ images are summed: Montaldo et al., IEEE TUFFC 56, 489, 2009).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.fft
 
-from simulators.threads import default_workers
+from simulators.threads import run_threads
 from simulators.ultrasound.grid import PlaneGrid
 from simulators.ultrasound.probe import LinearArray, check_number
 from simulators.ultrasound.rf import RFData
@@ -154,13 +152,7 @@ def delay_and_sum(data: RFData, probe: LinearArray, transmit: PlaneWave | Focuse
         samples = flat[base] * (1 - frac) + flat[base + n_el] * frac
         out[block] = (samples * weight).sum(axis=2)
 
-    n_workers = min(workers or default_workers(), max(1, len(blocks)))
-    if n_workers == 1:
-        for block in blocks:
-            run(block)
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            list(pool.map(run, blocks))
+    run_threads(run, blocks, workers)
     return out
 
 

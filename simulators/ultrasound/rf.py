@@ -37,12 +37,11 @@ sample ``n`` is at ``n / fs``.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.threads import default_workers
+from simulators.threads import map_threads
 from simulators.ultrasound.field import echo_spectra, element_paths, transmit_pulse
 from simulators.ultrasound.probe import PULSE_SIGMAS, LinearArray, check_number
 from simulators.ultrasound.scatterers import Scatterers
@@ -117,7 +116,7 @@ def simulate_rf(scatterers: Scatterers, probe: LinearArray, delays_s: np.ndarray
     n_samples
         Record length; default up to the last echo.  Echoes beyond are dropped.
     workers
-        Threads (default :func:`default_workers`).
+        Threads (default :func:`~simulators.threads.default_workers`).
 
     Returns
     -------
@@ -192,14 +191,8 @@ def simulate_rf(scatterers: Scatterers, probe: LinearArray, delays_s: np.ndarray
             indices.append((base[sel][:, None] + np.arange(0, width * n_el, n_el)).ravel())
         return np.bincount(np.concatenate(indices), weights=np.concatenate(samples), minlength=length)
 
-    n_workers = min(workers or default_workers(), max(1, len(chunks)))
     total = np.zeros(length)
-    if n_workers == 1:
-        for rows in chunks:
-            total += run(rows)
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            for part in pool.map(run, chunks):
-                total += part
+    for part in map_threads(run, chunks, workers):
+        total += part
     rf = total.reshape(n_samples + 2 * pad, n_el)[pad:pad + n_samples]
     return RFData(rf=np.ascontiguousarray(rf), fs_hz=fs, delays_s=delays)

@@ -22,12 +22,11 @@ outside the field of view (the disc every view covers) are set to 0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
 
-from simulators.threads import default_workers
+from simulators.threads import run_threads
 from simulators.xray.geometry import FanBeam, ParallelBeam
 from simulators.xray.grid import VoxelGrid
 from vipkb.errors import ParameterError
@@ -112,7 +111,6 @@ def _backproject(table: np.ndarray, position: Callable, weight: Callable | None,
     n_rows = grid.shape[0]
     # Fixed row blocks (not one per thread) keep the sums, hence the bits, independent of the thread count.
     starts = list(range(0, n_rows, ROW_BLOCK))
-    n_workers = min(workers or default_workers(), len(starts))
 
     def rows(i0: int) -> None:
         i1 = min(i0 + ROW_BLOCK, n_rows)
@@ -143,12 +141,7 @@ def _backproject(table: np.ndarray, position: Callable, weight: Callable | None,
             acc += val.sum(axis=0)
         image[i0:i1, j0:j1] = acc
 
-    if n_workers == 1:
-        for i0 in starts:
-            rows(i0)
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            list(pool.map(rows, starts))
+    run_threads(rows, starts, workers)
     image[~inside] = 0.0
     return image.astype(np.float64)
 

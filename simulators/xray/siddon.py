@@ -32,11 +32,10 @@ numpy releases the GIL inside the element-wise loops and gathers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from simulators.threads import default_workers
+from simulators.threads import default_workers, run_threads
 from simulators.xray.grid import canonical_grid
 from simulators.xray.kernels import Group, Tracer
 from vipkb.errors import ParameterError
@@ -112,18 +111,11 @@ def _run(volume: np.ndarray, shape: tuple[int, ...], size: np.ndarray, origin: n
     tracer = Tracer(volume, n_labels)
     tracer.prepare(groups)
     tasks = [task for group in groups for task in group.chunks(shape, chunk_elements)]
-    n_workers = min(workers or default_workers(), max(1, len(tasks)))
-
     def run(task):  # each task writes disjoint rows of ``out``
         rays, values = tracer(task)
         out[rays] = values
 
-    if n_workers == 1:
-        for task in tasks:
-            run(task)
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            list(pool.map(run, tasks))
+    run_threads(run, tasks, workers)
     return out
 
 
@@ -144,7 +136,7 @@ def line_integrals(values: np.ndarray, *, starts_mm: np.ndarray, ends_mm: np.nda
         per axis) and centre of voxel 0 (default: grid centred on 0), or an
         axis-aligned voxel-to-world affine.
     workers
-        Threads (default :func:`default_workers`).
+        Threads (default :func:`~simulators.threads.default_workers`).
     chunk_elements
         Ray-slab pairs per work unit (memory per thread is ~30 bytes each).
 
