@@ -36,7 +36,8 @@ VIOLATING = sorted((HERE / "violating").glob("*.ttl"))
 SHAPES_FILE = Path(__file__).resolve().parent.parent / "shapes" / "vip-shapes.ttl"
 VSH = "https://w3id.org/vipkb/shapes#"
 #: Shapes without a target of their own, reached only through ``sh:node``.
-NODE_ONLY_SHAPES = {"vsh:Sha256Shape", "vsh:ParameterSettingShape"}
+NODE_ONLY_SHAPES = {"vsh:Sha256Shape", "vsh:ParameterSettingShape", "vsh:ReplicaShape",
+                    "vsh:CatalogedDistributionShape"}
 
 
 def _doc(path: Path) -> Document:

@@ -19,8 +19,18 @@ Every setting has an embedded default so that ``make run`` needs none:
 ``VIPKB_REASONER``
     ``hermit`` (default) or ``off``.
 ``VIPKB_FILES``
-    Where model and result files are stored: a directory (default
-    ``./var/files``) or any fsspec URL (``s3://bucket/vipkb``, ...).
+    Root of the default storage elements: a directory (default
+    ``./var/files``) or any fsspec URL (``s3://bucket/vipkb``, ...); the
+    default storage elements are ``se1`` and ``se2`` under it.
+``VIPKB_STORAGE``
+    The storage elements themselves, ``name=url`` entries separated by
+    spaces or commas (``se1=/data/vipkb se2=s3://bucket/vipkb``).  New files
+    are written to the first and replicated to the others.
+``VIPKB_CACHE``
+    Local cache of files read by simulation tasks, keyed by checksum
+    (default ``./var/cache``); a worker's own ``VIPKB_CACHE`` wins.
+``VIPKB_RUNS``
+    Run directories with checkpoints (default ``./var/runs``).
 ``VIPKB_MAX_ARCHIVE_BYTES``
     Largest uncompressed content a model archive may hold (default 2 GiB).
 """
@@ -28,6 +38,7 @@ Every setting has an embedded default so that ``make run`` needs none:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +49,24 @@ from vipkb.errors import ConfigurationError
 DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 REASONERS = ("hermit", "off")
+_SE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def parse_storage(text: str) -> tuple[tuple[str, str], ...]:
+    """Parse ``VIPKB_STORAGE``: ``name=url`` entries separated by spaces or commas.
+
+    >>> parse_storage("se1=var/a, cloud=s3://bucket/vipkb")
+    (('se1', 'var/a'), ('cloud', 's3://bucket/vipkb'))
+    """
+    out = []
+    for entry in re.split(r"[\s,]+", text.strip()):
+        if not entry:
+            continue
+        name, sep, url = entry.partition("=")
+        if not sep or not name or not url:
+            raise ConfigurationError(f"VIPKB_STORAGE entry {entry!r} is not name=url, e.g. se1=/data/vipkb")
+        out.append((name, url))
+    return tuple(out)
 
 
 def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
@@ -63,6 +92,9 @@ class Settings:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     reasoner: str = "hermit"
     files_url: str = "var/files"
+    storage: tuple[tuple[str, str], ...] = ()
+    cache_dir: Path = field(default_factory=lambda: Path("var/cache"))
+    runs_dir: Path = field(default_factory=lambda: Path("var/runs"))
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
 
     def __post_init__(self) -> None:
@@ -77,6 +109,9 @@ class Settings:
             raise ConfigurationError("VIPKB_MAX_DOCUMENT_BYTES must be a positive number of bytes")
         if self.max_archive_bytes <= 0:
             raise ConfigurationError("VIPKB_MAX_ARCHIVE_BYTES must be a positive number of bytes")
+        names = [name for name, _ in self.storage]
+        if len(set(names)) != len(names) or not all(_SE_NAME.fullmatch(n) for n in names):
+            raise ConfigurationError(f"VIPKB_STORAGE names {names} must be distinct words (letters, digits, - _)")
         if self.reasoner not in REASONERS:
             raise ConfigurationError(
                 f"VIPKB_REASONER={self.reasoner!r} is not one of {', '.join(REASONERS)}"
@@ -96,8 +131,19 @@ class Settings:
             max_document_bytes=_bytes(env, "VIPKB_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES),
             reasoner=env.get("VIPKB_REASONER") or "hermit",
             files_url=env.get("VIPKB_FILES") or "var/files",
+            storage=parse_storage(env.get("VIPKB_STORAGE") or ""),
+            cache_dir=Path(env.get("VIPKB_CACHE") or "var/cache"),
+            runs_dir=Path(env.get("VIPKB_RUNS") or "var/runs"),
             max_archive_bytes=_bytes(env, "VIPKB_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES),
         )
+
+    @property
+    def storage_elements(self) -> tuple[tuple[str, str], ...]:
+        """``(name, url)`` of every storage element, the first being where new files are written."""
+        if self.storage:
+            return self.storage
+        root = self.files_url.rstrip("/")
+        return (("se1", f"{root}/se1"), ("se2", f"{root}/se2"))
 
     def describe_store(self) -> str:
         """One line naming the store, for messages and the CLI."""

@@ -165,7 +165,8 @@ class Transaction:
             kind, iri = mains[0]
             return str(Graphs.for_resource(kind, iri))
         if not mains:
-            raise DocumentError("the document describes no vip:ObjectModel, vip:Simulator, vip:SimulationRun "
+            raise DocumentError("the document describes no vip:ObjectModel, vip:Simulator, vip:SimulationRun, "
+                                "vip:LogicalFile "
                                 "or vip:SimulatedData; name the target graph explicitly (--graph)", source=source)
         names = ", ".join(f"<{iri}>" for _, iri in mains)
         raise DocumentError(f"the document describes {len(mains)} main resources ({names}); load one per "

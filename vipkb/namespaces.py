@@ -175,6 +175,21 @@ class VIP(DefinedNamespace):
     failureReason: URIRef
     outputKind: URIRef
     relativePath: URIRef
+    logicalFile: URIRef
+    SimulationTask: URIRef
+    hasTask: URIRef
+    taskKey: URIRef
+    worker: URIRef
+    attempts: URIRef
+    executionBackend: URIRef
+    imagingModality: URIRef
+    # Logical file catalog
+    LogicalFile: URIRef
+    Replica: URIRef
+    StorageElement: URIRef
+    logicalName: URIRef
+    hasReplica: URIRef
+    storageElement: URIRef
 
 
 #: The ontology document's own IRI.
@@ -247,6 +262,7 @@ class Graphs:
         VIP.Simulator: "simulator",
         VIP.SimulationRun: "run",
         VIP.SimulatedData: "data",
+        VIP.LogicalFile: "file",
     }
 
     @classmethod

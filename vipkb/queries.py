@@ -319,3 +319,22 @@ SELECT ?model ?label ?tp ?i ?simulator ?name ?simulatorLabel ?modality WHERE {{
     MINUS {{ ?instant vip:hasParameterMap ?map . ?map vip:parameterKind ?kind }}
   }}
 }} ORDER BY ?model ?tp ?i ?simulator"""
+
+
+def logical_files(prefix: str = "", names: Iterable[str] | None = None) -> str:
+    """Every logical file whose name starts with ``prefix`` (or is in ``names``), one row per replica."""
+    flt = f"FILTER (STRSTARTS(?name, {literal(prefix)}))" if prefix else ""
+    block = f"VALUES ?name {{ {' '.join(literal(n) for n in names)} }}" if names is not None else ""
+    return P + f"""SELECT ?file ?name ?sha ?size ?type ?created ?element WHERE {{
+  {block}
+  ?file a vip:LogicalFile ; vip:logicalName ?name ; spdx:checksum/spdx:checksumValue ?sha ;
+        dcat:byteSize ?size ; dcat:mediaType ?type .
+  OPTIONAL {{ ?file dcterms:created ?created }}
+  OPTIONAL {{ ?file vip:hasReplica/vip:storageElement ?element }}
+  {flt} }} ORDER BY ?name ?element"""
+
+
+def model_file_refs(model: str) -> str:
+    """Path within the model and logical file name of every file of a model."""
+    return P + f"""SELECT ?path ?name WHERE {{
+  {iri(model)} dcat:distribution ?f . ?f vip:relativePath ?path ; vip:logicalFile/vip:logicalName ?name }}"""

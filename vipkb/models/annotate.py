@@ -16,8 +16,8 @@ from vipkb.documents import Document
 from vipkb.files import sha256
 from vipkb.models.spec import DYNAMICS, LAYER_KINDS, CheckedModel
 from vipkb.namespaces import BASE, QUDT, SPDX, VIP
+from vipkb.storage.names import file_iri, media_type
 
-_MEDIA = "https://www.iana.org/assignments/media-types/"
 #: A citation that is a bare IRI becomes a link; anything else stays text.
 _IRI = re.compile(r"https?://[^\s<>\"{}|^`\\]+")
 
@@ -44,22 +44,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
-def media_type(name: str) -> str:
-    """IANA media type IRI of an archive member, by extension."""
-    if name.endswith(".gz"):
-        kind = "application/gzip"
-    elif name.endswith(".csv"):
-        kind = "text/csv"
-    elif name.endswith(".json"):
-        kind = "application/json"
-    else:
-        kind = "application/octet-stream"
-    return _MEDIA + kind
-
-
 def model_iri(model_id: str, version: int) -> str:
     """IRI of one version of a model."""
     return f"{BASE}model/{model_id}/v{version}"
+
+
+def model_lfn(model_id: str, version: int, path: str) -> str:
+    """Logical file name of the file at ``path`` in a model version.
+
+    >>> model_lfn("brain", 2, "anatomy.nii.gz")
+    'model/brain/v2/anatomy.nii.gz'
+    """
+    return f"model/{model_id}/v{version}/{path}"
 
 
 def concept_iri(model_id: str) -> str:
@@ -90,6 +86,7 @@ def annotate(checked: CheckedModel, *, version: int, previous: str | None) -> Do
         add(f, VIP.relativePath, _lit(name))
         add(f, DCAT.byteSize, _int(len(data)))
         add(f, DCAT.mediaType, _n(media_type(name)))
+        add(f, VIP.logicalFile, _n(file_iri(model_lfn(spec.id, version, name))))
         checksum = _n(f"{iri}#sha256-{_slug(name)}")
         add(f, SPDX.checksum, checksum)
         add(checksum, SPDX.algorithm, _n(SPDX.checksumAlgorithm_sha256))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import stat
 import zipfile
 import zlib
@@ -83,10 +84,17 @@ class Archive:
         return image
 
 
+#: Member paths become logical file names (see vipkb.storage.names).
+_MEMBER = re.compile(r"[A-Za-z0-9._~@+-]+(/[A-Za-z0-9._~@+-]+)*")
+
+
 def _check_member(name: str, source: str) -> str:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or name.startswith("\\") or ":" in path.parts[0]:
         raise ModelArchiveError(f"{source}: member {name!r} escapes the archive root; refusing the archive")
+    if not _MEMBER.fullmatch(str(path)):
+        raise ModelArchiveError(f"{source}: member name {name!r} has characters other than letters, digits and "
+                                ". _ ~ - @ + in its path segments; rename it (file names become catalog names)")
     return str(path)
 
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vipkb import queries
-from vipkb.errors import UnknownResourceError
-from vipkb.files import FileStore
+from vipkb.errors import StoreError, UnknownResourceError
 from vipkb.kb import CommitResult, KnowledgeBase
-from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri
+from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri, model_lfn
 from vipkb.models.archive import read_archive, write_archive
 from vipkb.models.spec import check_archive, parse_spec
 from vipkb.resources import model_archives
 from vipkb.results import term_text
+from vipkb.storage.catalog import FileCatalog
 
 
 @dataclass
@@ -48,8 +48,11 @@ def versions(kb: KnowledgeBase, model_id: str) -> list[tuple[int, str, str]]:
     return sorted((int(r["version"].value), r["model"].value, r["digest"].value) for r in rows)
 
 
-def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None = None) -> ImportResult:
+def import_model(kb: KnowledgeBase, path: str | Path, *, catalog: FileCatalog | None = None) -> ImportResult:
     """Import a model archive (zip or folder) into the knowledge base.
+
+    Its files enter the logical file catalog as ``model/<id>/v<n>/<path>``,
+    stored on the first storage element and replicated to the others.
 
     Raises
     ------
@@ -58,7 +61,7 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None
     NotConformingError, InconsistentError
         If the generated annotation is refused; nothing is stored.
     """
-    files = files or FileStore(kb.settings.files_url)
+    catalog = catalog or FileCatalog(kb)
     archive = read_archive(path, max_bytes=kb.settings.max_archive_bytes)
     existing = versions(kb, parse_spec(archive.metadata(), archive.source).id)
     if existing and existing[-1][2] == archive_digest(archive.files):
@@ -71,28 +74,25 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, files: FileStore | None
     tx.put(document)
     # Files go in before the commit (the annotation must never point at missing
     # files) and come out again if the commit is refused.
-    stored: list[str] = []
-    for data in archive.files.values():
-        digest_, new = files.put(data)
-        if new:
-            stored.append(digest_)
+    stored: list[tuple[str, str]] = []
     try:
+        for name, data in sorted(archive.files.items()):
+            catalog.put(tx, model_lfn(checked.spec.id, version, name), data, created=stored)
         commit = tx.commit()
     except Exception:
-        for d in stored:  # undo: the files of a refused import must not linger
-            files.remove(d)
+        catalog.undo(stored)  # the files of a refused import must not linger
         raise
     return ImportResult(model=model_iri(checked.spec.id, version), version=version, unchanged=False,
-                        commit=commit, files_stored=len(stored))
+                        commit=commit, files_stored=len({digest for _, digest in stored}))
 
 
 def import_bundled(kb: KnowledgeBase, *, progress=None) -> list[ImportResult]:
     """Import every bundled model archive (``data/models/*/``); unchanged ones are skipped."""
     say = progress or (lambda _msg: None)
     results = []
-    files = FileStore(kb.settings.files_url)
+    catalog = FileCatalog(kb)
     for path in model_archives(kb.settings):
-        result = import_model(kb, path, files=files)
+        result = import_model(kb, path, catalog=catalog)
         say(f"model {path.name}: " + (f"unchanged (v{result.version})" if result.unchanged else
                                       f"imported v{result.version}, ready for "
                                       f"{', '.join(result.commit.ready.get(result.model, [])) or 'no modality'}"))
@@ -116,12 +116,23 @@ def resolve_model(kb: KnowledgeBase, ref: str) -> str:
     raise UnknownResourceError(f"no model {ref!r} in the knowledge base; `vipkb models` lists them")
 
 
-def export_model(kb: KnowledgeBase, ref: str, target: str | Path, *, files: FileStore | None = None) -> Path:
-    """Write a model version back as an archive (folder, or zip if ``target`` ends in .zip)."""
-    files = files or FileStore(kb.settings.files_url)
+def model_members(kb: KnowledgeBase, ref: str, *, catalog: FileCatalog | None = None) -> tuple[str, dict]:
+    """The model version's IRI and its files (path within the model -> :class:`FileRecord`)."""
+    catalog = catalog or FileCatalog(kb)
     iri = resolve_model(kb, ref)
-    members = {r["path"].value: files.get(r["sha"].value) for r in kb.store.query(queries.model_files(iri))}
-    return write_archive(members, target)
+    names = {r["name"].value: r["path"].value for r in kb.store.query(queries.model_file_refs(iri))}
+    members = {names[rec.lfn]: rec for rec in catalog.records(names=names)}
+    if len(members) != len(names):
+        lost = sorted(set(names) - {rec.lfn for rec in members.values()})
+        raise StoreError(f"{iri}: files missing from the file catalog: {', '.join(lost)}")
+    return iri, members
+
+
+def export_model(kb: KnowledgeBase, ref: str, target: str | Path, *, catalog: FileCatalog | None = None) -> Path:
+    """Write a model version back as an archive (folder, or zip if ``target`` ends in .zip)."""
+    catalog = catalog or FileCatalog(kb)
+    _, members = model_members(kb, ref, catalog=catalog)
+    return write_archive({path: catalog.read(rec) for path, rec in members.items()}, target)
 
 
 @dataclass

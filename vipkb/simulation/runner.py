@@ -10,17 +10,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vipkb import queries
-from vipkb.errors import ParameterError, SimulationError
-from vipkb.files import FileStore
+from vipkb.errors import ParameterError, SimulationError, UnknownResourceError
 from vipkb.kb import CommitResult, KnowledgeBase
-from vipkb.models.archive import Archive
-from vipkb.models.repository import resolve_model
+from vipkb.models.repository import model_members
 from vipkb.simulation.describe import description_document
 from vipkb.simulation.instant import ModelInstant
 from vipkb.simulation.plugin import Progress, SimulationResult, Simulator
 from vipkb.simulation.registry import get_simulator, list_simulators
+from vipkb.simulation.source import InstantSource
+from vipkb.storage.catalog import FileCatalog
 
-__all__ = ["load_instant", "register_simulators", "run_on_backend", "run_simulator"]
+__all__ = ["instant_sources", "load_instant", "register_simulators", "run_on_backend", "run_simulator"]
 
 
 def register_simulators(kb: KnowledgeBase, simulators: Mapping[str, type[Simulator]] | None = None, *,
@@ -41,19 +41,35 @@ def register_simulators(kb: KnowledgeBase, simulators: Mapping[str, type[Simulat
     return result
 
 
-def load_instant(kb: KnowledgeBase, model: str, *, time_point: int = 0, instant: int = 0,
-                 files: FileStore | None = None) -> ModelInstant:
-    """Read one instant of a model version from the file store (checksums verified).
+def instant_sources(kb: KnowledgeBase, model: str, *, catalog: FileCatalog | None = None) -> list[InstantSource]:
+    """Every instant of a model version as an :class:`InstantSource`, by time point and instant.
 
     Parameters
     ----------
     model
         Model IRI, ``id`` (latest version) or ``id/vN``.
     """
-    iri = resolve_model(kb, model)
-    files = files or FileStore(kb.settings.files_url)
-    members = {r["path"].value: files.get(r["sha"].value) for r in kb.store.query(queries.model_files(iri))}
-    return ModelInstant.from_archive(Archive(files=members, source=iri), time_point=time_point, instant=instant)
+    catalog = catalog or FileCatalog(kb)
+    iri, members = model_members(kb, model, catalog=catalog)
+    files = tuple(sorted((path, catalog.ref(rec)) for path, rec in members.items()))
+    cache_dir = str(kb.settings.cache_dir.resolve())
+    return [InstantSource(model=iri, time_point=int(r["tp"].value), instant=int(r["i"].value), files=files,
+                          time=float(r["time"].value) if r.get("time") else None, cache_dir=cache_dir)
+            for r in kb.store.query(queries.model_instants(iri))]
+
+
+def load_instant(kb: KnowledgeBase, model: str, *, time_point: int = 0, instant: int = 0) -> ModelInstant:
+    """Read one instant of a model version from the file catalog (checksums verified, through the cache).
+
+    Parameters
+    ----------
+    model
+        Model IRI, ``id`` (latest version) or ``id/vN``.
+    """
+    for source in instant_sources(kb, model):
+        if (source.time_point, source.instant) == (time_point, instant):
+            return source.load()
+    raise UnknownResourceError(f"{model} has no instant {time_point}/{instant}; `vipkb model show` lists them")
 
 
 def run_simulator(simulator: str | type[Simulator], instant: ModelInstant, values: Mapping[str, Any] | None = None,
