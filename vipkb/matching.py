@@ -44,7 +44,7 @@ class Match:
 
 
 def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str | None = None,
-                 all_versions: bool = False) -> list[Match]:
+                 all_versions: bool = False, where: str | None = None) -> list[Match]:
     """Every compatible (model instant, simulator) pair, optionally for one modality or one model.
 
     Parameters
@@ -55,6 +55,9 @@ def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str |
         Model IRI, ``id`` or ``id/vN`` (see :func:`vipkb.models.repository.resolve_model`).
     all_versions
         Include superseded model versions.
+    where
+        A SPARQL filter expression over the query's variables (``?model``, ``?label``, ``?tp``, ``?i``,
+        ``?simulator``, ``?name``, ``?modality``, ``?instant``), e.g. ``CONTAINS(?label, "brain")``.
 
     Raises
     ------
@@ -73,7 +76,7 @@ def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str |
             raise UnknownResourceError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
     model_iri = resolve_model(kb, model) if model is not None else None
     rows = kb.store.query(queries.compatible_pairs(modality=modality_iri, model=model_iri,
-                                                   all_versions=all_versions or model is not None))
+                                                   all_versions=all_versions or model is not None, where=where))
     return [Match(model=r["model"].value, label=r["label"].value, time_point=int(r["tp"].value),
                   instant=int(r["i"].value), simulator=r["simulator"].value,
                   simulator_name=r["name"].value if "name" in r else _local(r["simulator"].value),

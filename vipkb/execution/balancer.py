@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +26,9 @@ from typing import Any
 from vipkb.backends.base import Backend, FutureLike, WorkerLostError
 from vipkb.errors import SimulationError
 
-__all__ = ["BalanceStats", "BatchFailedError", "BatchRecord", "run_batches"]
+__all__ = ["BalanceStats", "BatchFailedError", "BatchRecord", "NoWorkersError", "RunStopped", "run_batches"]
 
+_NOTHING = object()
 #: Seconds between checks of the worker count and the speculation condition while nothing finishes.
 _POLL = 0.25
 
@@ -50,6 +51,14 @@ class BatchFailedError(SimulationError):
 
     def __reduce__(self) -> tuple:
         return (_rebuild_failure, (str(self), self.index, self.attempts))
+
+
+class NoWorkersError(SimulationError):
+    """Every worker of the backend vanished and none came back within the timeout."""
+
+
+class RunStopped(SimulationError):  # noqa: N818 (a stop on request, not a fault)
+    """The run was asked to stop (``vipkb run kill``); the message says why."""
 
 
 def _rebuild_failure(message: str, index: int, attempts: int) -> BatchFailedError:
@@ -130,17 +139,22 @@ class BalanceStats:
         return out
 
 
-def _run_indexed(task_fn: Callable[[int], Any], index: int) -> tuple[Any, str, float, float]:
+def _run_indexed(task_fn: Callable[..., Any], *args: int) -> tuple[Any, str, float, float]:
     # Top-level so that every backend can pickle it; it stamps who ran the batch and when.
     started = time.time()
-    value = task_fn(index)
+    value = task_fn(*args)
     return value, f"{socket.gethostname()}:{os.getpid()}", started, time.time()
 
 
-def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int, *,
+def run_batches(backend: Backend, task_fn: Callable[[int], Any] | Sequence[Callable[[], Any]], n_batches: int, *,
                 merge: Callable[[Any, Any], Any], max_in_flight: int | None = None, speculate: bool = True,
                 max_attempts: int = 3,
-                progress: Callable[[int, int], None] | None = None) -> tuple[Any, BalanceStats]:
+                progress: Callable[[int, int], None] | None = None,
+                initial: Any = _NOTHING,
+                completed: Mapping[int, tuple[Any, BatchRecord]] | None = None,
+                on_result: Callable[[int, Any, BatchRecord], None] | None = None,
+                should_stop: Callable[[], str | None] | None = None,
+                no_worker_timeout: float | None = None) -> tuple[Any, BalanceStats]:
     """Run ``task_fn(i)`` for ``i`` in ``range(n_batches)`` on ``backend`` and merge the results in index order.
 
     Parameters
@@ -149,7 +163,9 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
         Where the batches run.
     task_fn
         A picklable callable (top-level function or :func:`functools.partial` of one) computing batch ``i``;
-        it must depend on ``i`` only (batch-indexed seeding) for the result to be reproducible.
+        it must depend on ``i`` only (batch-indexed seeding) for the result to be reproducible.  Or a
+        sequence of ``n_batches`` picklable callables without arguments, batch ``i`` being ``task_fn[i]()``
+        (then only the batch's own callable travels to its worker).
     n_batches
         How many batches.
     merge
@@ -164,6 +180,17 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
         running do not) that make the run fail.
     progress
         Called as ``progress(batches_done, n_batches)`` after each merged batch.
+    initial
+        Start of the accumulation: when given, batch 0 is merged into it like every other batch.
+    completed
+        Results already known (a checkpoint): ``index -> (value, record)``; they are merged, not run.
+    on_result
+        Called as ``on_result(index, value, record)`` when a batch's first result arrives and *before* it
+        counts (to persist it); an error raised here stops the run.
+    should_stop
+        Polled a few times a second; a non-empty string stops the run with :class:`RunStopped`.
+    no_worker_timeout
+        Seconds the backend may have no worker at all before the run fails with :class:`NoWorkersError`.
 
     Returns
     -------
@@ -174,6 +201,8 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
     ------
     BatchFailedError
         If a batch failed ``max_attempts`` times; the other tasks are cancelled.
+    RunStopped, NoWorkersError
+        As described for ``should_stop`` and ``no_worker_timeout``; the other tasks are cancelled.
 
     Examples
     --------
@@ -197,11 +226,18 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
     records: dict[int, BatchRecord] = {}
     waiting: dict[int, Any] = {}  # results that arrived before an earlier index
     next_to_merge = 0
-    accumulated: Any = None
+    accumulated: Any = None if initial is _NOTHING else initial
     duplicates = lost = failures = 0
+    for index, (value, record) in sorted((completed or {}).items()):
+        records[index] = record
+        waiting[index] = value
+    workerless_since: float | None = None
 
     def launch(index: int) -> None:
-        future = backend.submit(_run_indexed, task_fn, index)
+        if isinstance(task_fn, Sequence):
+            future = backend.submit(_run_indexed, task_fn[index])
+        else:
+            future = backend.submit(_run_indexed, task_fn, index)
         running[future] = index
         copies[index] = copies.get(index, 0) + 1
         attempts[index] += 1
@@ -211,8 +247,27 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
             future.cancel()
         running.clear()
 
+    def fold() -> None:
+        nonlocal accumulated, next_to_merge
+        while next_to_merge in waiting:
+            value = waiting.pop(next_to_merge)
+            first = next_to_merge == 0 and initial is _NOTHING
+            accumulated = value if first else merge(accumulated, value)
+            next_to_merge += 1
+
     try:
+        fold()
         while next_to_merge < n_batches:
+            reason = should_stop() if should_stop is not None else None
+            if reason:
+                raise RunStopped(reason)
+            if backend.n_workers == 0 and no_worker_timeout is not None:
+                workerless_since = workerless_since or time.monotonic()
+                if time.monotonic() - workerless_since > no_worker_timeout:
+                    raise NoWorkersError(f"the backend has had no worker for {no_worker_timeout:g} s; "
+                                         f"{n_batches - len(records)} task(s) were left undone")
+            else:
+                workerless_since = None
             workers = max(1, backend.n_workers)
             limit = max_in_flight or 2 * workers
             while fresh and len(running) < limit:
@@ -238,16 +293,16 @@ def run_batches(backend: Backend, task_fn: Callable[[int], Any], n_batches: int,
                     failures += 1
                     cause = err
                 else:
-                    records[index] = BatchRecord(index=index, worker=worker, started=t0, finished=t1,
-                                                 attempts=attempts[index])
+                    record = BatchRecord(index=index, worker=worker, started=t0, finished=t1,
+                                         attempts=attempts[index])
+                    if on_result is not None:
+                        on_result(index, value, record)
+                    records[index] = record
                     for other, i in running.items():
                         if i == index:
                             other.cancel()
                     waiting[index] = value
-                    while next_to_merge in waiting:
-                        value = waiting.pop(next_to_merge)
-                        accumulated = value if next_to_merge == 0 else merge(accumulated, value)
-                        next_to_merge += 1
+                    fold()
                     if progress is not None:
                         progress(len(records), n_batches)
                     continue

@@ -1,0 +1,19 @@
+"""Simulation runs: planned from the knowledge base, run on a backend with checkpoints, recorded with provenance."""
+
+from vipkb.runs.api import (
+                            RunBusyError,
+                            RunDetails,
+                            RunOutcome,
+                            RunSummary,
+                            execute_run,
+                            kill_run,
+                            list_runs,
+                            plan_campaign,
+                            plan_run,
+                            queue_run,
+                            show_run,
+)
+from vipkb.runs.spec import RunSpec
+
+__all__ = ["RunBusyError", "RunDetails", "RunOutcome", "RunSpec", "RunSummary", "execute_run", "kill_run",
+           "list_runs", "plan_campaign", "plan_run", "queue_run", "show_run"]
