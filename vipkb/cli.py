@@ -246,13 +246,14 @@ _MATCH_COLUMNS = [("model_id", "model"), ("instant_ref", "instant"), ("simulator
 @click.option("--modality", help="Only simulators of this modality (MR, Ultrasound, CT, XRay, PET).")
 @click.option("--model", "model_ref", help="Only this model (id, id/vN or IRI).")
 @click.option("--all-versions", is_flag=True, help="Include superseded model versions.")
+@click.option("--where", help="A SPARQL filter expression over ?model ?label ?tp ?i ?simulator ?name ?modality.")
 @guarded
-def match(fmt: str, modality: str | None, model_ref: str | None, all_versions: bool) -> None:
+def match(fmt: str, modality: str | None, model_ref: str | None, all_versions: bool, where: str | None) -> None:
     """List every compatible (model instant, simulator) pair, found by one SPARQL query."""
     from vipkb.matching import find_matches
 
     with open_kb() as kb:
-        pairs = find_matches(kb, modality=modality, model=model_ref, all_versions=all_versions)
+        pairs = find_matches(kb, modality=modality, model=model_ref, all_versions=all_versions, where=where)
     _emit([p.as_dict() for p in pairs], _MATCH_COLUMNS, fmt)
 
 
@@ -493,3 +494,14 @@ def model_show(ref: str, as_json: bool) -> None:
     click.echo(f"\nTissues ({len(d.tissues)})")
     print_table(["label", "tissue", "layer", "parameters"],
                 [[str(lab), t, layer, "; ".join(p) or "-"] for lab, t, layer, p in d.tissues])
+
+
+def _register_run_commands() -> None:
+    # Defined in their own module (which imports the helpers above), attached here.
+    from vipkb.cli_runs import campaign, files, run, runs
+
+    for command in (run, runs, campaign, files):
+        main.add_command(command)
+
+
+_register_run_commands()
