@@ -118,7 +118,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Default settings with files kept in the test's temporary directory."""
-    return Settings(files_url=str(tmp_path / "files"))
+    return Settings(files_url=str(tmp_path / "files"), cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")
 
 
 @pytest.fixture
@@ -132,8 +132,9 @@ def empty_kb(store_factory: Callable[[], Store], settings: Settings) -> Knowledg
 @pytest.fixture(scope="session")
 def seeded_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     """An in-memory knowledge base with the bundled models and the reasoner's inferences (read-only use)."""
-    kb = KnowledgeBase(EmbeddedStore(None),
-                       settings=Settings(files_url=str(tmp_path_factory.mktemp("seeded-files"))))
+    root = tmp_path_factory.mktemp("seeded")
+    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings(files_url=str(root / "files"), cache_dir=root / "cache",
+                                                              runs_dir=root / "runs"))
     kb.init()
     return kb
 
@@ -150,7 +151,9 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A CLI runner whose knowledge base lives in a fresh directory."""
     monkeypatch.setenv("VIPKB_HOME", str(tmp_path / "cli-kb"))
     monkeypatch.setenv("VIPKB_FILES", str(tmp_path / "cli-files"))
-    for var in ("VIPKB_STORE", "VIPKB_STORE_UPDATE", "VIPKB_STORE_GSP", "VIPKB_RESOURCES"):
+    monkeypatch.setenv("VIPKB_RUNS", str(tmp_path / "cli-runs"))
+    monkeypatch.setenv("VIPKB_CACHE", str(tmp_path / "cli-cache"))
+    for var in ("VIPKB_STORE", "VIPKB_STORE_UPDATE", "VIPKB_STORE_GSP", "VIPKB_RESOURCES", "VIPKB_STORAGE"):
         monkeypatch.delenv(var, raising=False)
     return CliRunner()
 

@@ -45,11 +45,14 @@ class FileStore:
         return self.fs.exists(self._path(digest))
 
     def put(self, data: bytes) -> tuple[str, bool]:
-        """Store ``data``; return its SHA-256 and whether it was new."""
+        """Store ``data``; return its SHA-256 and whether it was written (new, or replacing a corrupt copy)."""
         digest = sha256(data)
         path = self._path(digest)
-        if self.fs.exists(path):
-            return digest, False
+        try:
+            if self.fs.exists(path) and sha256(self.fs.cat_file(path)) == digest:
+                return digest, False
+        except FileNotFoundError:
+            pass  # removed meanwhile: write it
         parent = path.rsplit("/", 1)[0]
         partial = f"{parent}/.{digest}.{uuid.uuid4().hex}.partial"
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import stat
 import zipfile
 import zlib
@@ -23,7 +22,8 @@ import nibabel as nib
 import numpy as np
 
 from vipkb.config import DEFAULT_MAX_ARCHIVE_BYTES
-from vipkb.errors import ModelArchiveError
+from vipkb.errors import ModelArchiveError, ParameterError
+from vipkb.storage.names import check_lfn
 
 #: Name of the metadata file at the root of every archive.
 METADATA = "model.json"
@@ -84,17 +84,16 @@ class Archive:
         return image
 
 
-#: Member paths become logical file names (see vipkb.storage.names).
-_MEMBER = re.compile(r"[A-Za-z0-9._~@+-]+(/[A-Za-z0-9._~@+-]+)*")
-
 
 def _check_member(name: str, source: str) -> str:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or name.startswith("\\") or ":" in path.parts[0]:
         raise ModelArchiveError(f"{source}: member {name!r} escapes the archive root; refusing the archive")
-    if not _MEMBER.fullmatch(str(path)):
+    try:
+        check_lfn(str(path))
+    except ParameterError:
         raise ModelArchiveError(f"{source}: member name {name!r} has characters other than letters, digits and "
-                                ". _ ~ - @ + in its path segments; rename it (file names become catalog names)")
+                                ". _ ~ - @ + in its path segments; rename it (they become catalog names)") from None
     return str(path)
 
 

@@ -9,8 +9,10 @@ no longer match its checksum is dropped and fetched again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from vipkb.files import sha256
@@ -61,9 +63,10 @@ class FileCache:
             tmp.write_bytes(data)
             os.replace(tmp, path)
         except OSError:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the cache itself may be unusable: skip it
+                tmp.unlink(missing_ok=True)
 
-    def fetch(self, digest: str, fetch: callable) -> bytes:
+    def fetch(self, digest: str, fetch: Callable[[], bytes]) -> bytes:
         """Bytes of ``digest`` from the cache, else from ``fetch()`` (then cached)."""
         data = self.get(digest)
         if data is not None:

@@ -30,7 +30,7 @@ from vipkb.files import sha256
 from vipkb.kb import KnowledgeBase, Transaction
 from vipkb.namespaces import SPDX, VIP
 from vipkb.storage.cache import FileCache
-from vipkb.storage.names import MEDIA, file_iri, media_type, storage_element_iri
+from vipkb.storage.names import MEDIA, check_lfn, file_iri, media_type, storage_element_iri
 from vipkb.storage.replicas import FileRef, ReadProblem, element, fetch
 
 __all__ = ["FileCatalog", "FileRecord", "ReplicaState", "file_document"]
@@ -149,6 +149,7 @@ class FileCatalog:
         StoreError
             If the first storage element cannot store the file.
         """
+        check_lfn(lfn)
         digest = sha256(data)
         replicas = []
         for i, (name, url) in enumerate(self.elements.items()):
@@ -163,8 +164,10 @@ class FileCatalog:
             replicas.append(name)
             if new and created is not None:
                 created.append((url, digest))
+        known = self.records(names=[lfn])
+        created_at = known[0].created if known and known[0].sha256 == digest and known[0].created else _now()
         record = FileRecord(lfn=lfn, sha256=digest, size=len(data), media_type=media or media_type(lfn),
-                            replicas=tuple(replicas), created=_now())
+                            replicas=tuple(replicas), created=created_at)
         tx.put(file_document(record), skip_unchanged=True)
         return record
 
@@ -273,17 +276,17 @@ class FileCatalog:
                 have = [name for name, state in states.items() if state == "ok"]
                 for name in need:
                     try:
-                        store = element(self.elements[name])
-                        if states[name] == "corrupt":
-                            store.remove(record.sha256)  # put() keeps an existing blob: drop the bad one first
-                        store.put(data)
+                        element(self.elements[name]).put(data)  # put() rewrites a corrupt blob
                     except (StoreError, OSError, ValueError, ImportError) as err:
                         log.warning("cannot copy %s to %s: %s", record.lfn, name, err)
                         done.append(ReplicaState(record.lfn, name, states[name]))
                         continue
                     have.append(name)
                     done.append(ReplicaState(record.lfn, name, "ok"))
-                replicas = tuple(n for n in self.elements if n in have)
+                # Keep what was not disproved (unconfigured or unreachable elements); drop missing/corrupt copies.
+                lost = {n for n, state in states.items() if state in ("missing", "corrupt") and n not in have}
+                replicas = tuple(dict.fromkeys([n for n in record.replicas if n not in lost] +
+                                               [n for n in self.elements if n in have]))
                 if replicas != record.replicas:
                     changed.append(FileRecord(lfn=record.lfn, sha256=record.sha256, size=record.size,
                                               media_type=record.media_type, replicas=replicas,
