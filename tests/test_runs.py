@@ -336,3 +336,49 @@ def test_a_model_used_by_many_tasks_is_fetched_once_per_worker(kb, tmp_path):
     assert sum(h + m for h, m in by_worker.values()) <= 2 * n_files < len(counts) * n_files
     cached = {p.name for p in Path(sources[0].cache_dir).rglob("*") if p.is_file()}
     assert cached == {ref.sha256 for _, ref in sources[0].files}
+
+
+# -- real Dask scheduler and worker processes ------------------------------------------
+
+
+def test_a_run_on_a_real_dask_cluster_survives_a_sigkilled_worker(kb):
+    from distributed import Client
+
+    from tests.test_backends import DaskProcesses
+
+    cluster = DaskProcesses(2)
+    try:
+        spec = plan_run(kb, "contrast-detail", "pet", dict(SMALL_PET, events=80_000), seed=21)
+        killed: list[int] = []
+
+        def kill_one_worker(done: int, total: int, phase: str) -> None:
+            if phase == "events" and done == 2 and not killed:
+                with Client(cluster.address, timeout=30, set_as_default=False) as client:
+                    pid = next(iter(client.run(os.getpid).values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        outcome = execute_run(kb, spec, backend=cluster.address, progress=kill_one_worker)
+        assert killed and outcome.status == "succeeded", outcome.reason
+    finally:
+        cluster.stop()
+    from vipkb.simulation.runner import load_instant, run_simulator
+
+    direct = run_simulator("pet", load_instant(kb, "contrast-detail"), spec.values, seed=21).files()
+    assert _outputs(kb, spec.id)["sinogram.npy"] == direct["sinogram.npy"]  # no batch lost or counted twice
+    assert len(show_run(kb, spec.id).tasks) == 9  # 8 batches and the reconstruction
+
+
+def test_a_run_fails_when_the_cluster_has_no_worker_left(kb):
+    from tests.test_backends import DaskProcesses
+
+    scheduler_only = DaskProcesses(0)
+    try:
+        spec = plan_run(kb, "contrast-detail", "mri", SMALL_MRI)
+        started = time.monotonic()
+        outcome = execute_run(kb, spec, backend=scheduler_only.address, worker_timeout=2)
+        assert time.monotonic() - started < 60
+    finally:
+        scheduler_only.stop()
+    assert outcome.status == "failed" and "NoWorkersError" in outcome.reason and "no worker for 2 s" in outcome.reason
+    assert show_run(kb, spec.id).status == "failed"
