@@ -94,3 +94,32 @@ def test_campaign_runs_every_pair(initialised):
                                        "--backend", "inline"])
     assert result.exit_code == 0, result.output
     assert result.output.count(": succeeded") == 1
+
+
+def test_kill_a_running_cli_run_then_resume_it(initialised, tmp_path):
+    # Two real `vipkb` processes on the embedded store: the second kills the first through the run directory.
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    vipkb = [str(Path(sys.executable).parent / "vipkb")]
+    command = vipkb + ["run", "--model", "contrast-detail", "--simulator", "pet", "-p", "events=600000",
+                       "-p", "events_per_batch=10000", "-p", "iterations=1", "--backend", "local"]
+    env = dict(os.environ)
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "cli-runs"
+    deadline = time.monotonic() + 120
+    while not any(runs.glob("*/tasks/*.json")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.1)
+    run_id = next(runs.iterdir()).name
+    killer = subprocess.run(vipkb + ["run", "kill", run_id], env=env, capture_output=True, text=True, timeout=120)
+    assert killer.returncode == 0 and f"run {run_id}: killed" in killer.stdout, killer.stderr
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 1 and f"run {run_id}: killed" in out
+    done = len(list((runs / run_id / "tasks").glob("*.json")))
+    assert 1 <= done < 61
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0 and f"run {run_id}: succeeded ({done} task(s) resumed" in resumed.stdout

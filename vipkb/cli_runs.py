@@ -147,10 +147,14 @@ def run_show(ref: str, as_json: bool) -> None:
 @guarded
 def run_kill(ref: str, wait: float) -> None:
     """Stop RUN; its checkpoints stay, so running it again resumes it."""
-    from vipkb.runs import kill_run
+    from vipkb.config import Settings
+    from vipkb.runs import kill_run, stop_orchestrator
 
+    # First through the run directory: the orchestrator may hold the embedded store until it stops.
+    if not stop_orchestrator(Settings.from_env().runs_dir, ref, wait=wait):
+        _fail(f"run {ref} did not stop within {wait:g} s; try again, or raise --wait")
     with open_kb() as kb:
-        status = kill_run(kb, ref, wait=wait)
+        status = kill_run(kb, ref, wait=0)
     click.echo(f"run {ref}: {status}")
     if status != "killed":
         sys.exit(1)

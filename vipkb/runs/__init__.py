@@ -12,8 +12,9 @@ from vipkb.runs.api import (
                             plan_run,
                             queue_run,
                             show_run,
+                            stop_orchestrator,
 )
 from vipkb.runs.spec import RunSpec
 
 __all__ = ["RunBusyError", "RunDetails", "RunOutcome", "RunSpec", "RunSummary", "execute_run", "kill_run",
-           "list_runs", "plan_campaign", "plan_run", "queue_run", "show_run"]
+           "list_runs", "plan_campaign", "plan_run", "queue_run", "show_run", "stop_orchestrator"]

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from vipkb import queries
 from vipkb.backends import open_backend
-from vipkb.errors import SimulationError, UnknownResourceError, VipkbError
+from vipkb.errors import ParameterError, SimulationError, UnknownResourceError, VipkbError
 from vipkb.execution.balancer import BatchRecord, RunStopped, run_batches
 from vipkb.kb import KnowledgeBase
 from vipkb.matching import find_matches
@@ -36,7 +37,7 @@ from vipkb.simulation.runner import instant_sources
 from vipkb.storage.catalog import FileCatalog
 
 __all__ = ["RunBusyError", "RunDetails", "RunOutcome", "RunSummary", "execute_run", "kill_run", "list_runs",
-           "plan_campaign", "plan_run", "show_run"]
+           "plan_campaign", "plan_run", "queue_run", "show_run", "stop_orchestrator"]
 
 #: ``progress(done, total, phase)``.
 RunProgress = Callable[[int, int, str], None]
@@ -130,8 +131,6 @@ def plan_run(kb: KnowledgeBase, model: str, simulator: str, values: dict[str, An
     """
     cls = get_simulator(simulator)
     parameters = cls().parameters(values)
-    from vipkb.errors import ParameterError
-
     if not 0 <= seed < 2**63:
         raise ParameterError(f"seed {seed} is out of range; use an integer in [0, 2**63)")
     iri = resolve_model(kb, model)
@@ -428,38 +427,55 @@ def show_run(kb: KnowledgeBase, ref: str) -> RunDetails:
     return details
 
 
-def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "killed by request") -> str:
-    """Stop a queued or running run; return its status afterwards.
+def stop_orchestrator(runs_dir: str | Path, ref: str, *, reason: str = "killed by request",
+                      wait: float = 15.0) -> bool:
+    """Ask the live process executing a run to stop, and wait for it; True if none is left running it.
 
-    A live orchestrator sees the request within a second, cancels the
-    run's tasks and records the run as killed (its checkpoints stay, so the
-    run can be resumed).  A run whose orchestrator is gone is marked killed here.
+    This needs the run directory only, not the knowledge base (which the
+    orchestrator may be holding, as with the embedded store).
+    """
+    workdir = RunDirectory(runs_dir, _run_id(ref))
+    if workdir.owner() is None:
+        return True
+    workdir.request_kill(reason)
+    deadline = time.monotonic() + wait
+    while workdir.owner() is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "killed by request") -> str:
+    """Stop a queued or running run; return its status afterwards (``killed``, or ``running`` if it did not stop).
+
+    A live orchestrator sees the request within a second, cancels the run's
+    tasks and records the run as killed (its checkpoints stay, so the run
+    can be resumed).  A run whose orchestrator is gone is marked killed here.
 
     Raises
     ------
     UnknownResourceError
         If there is no such run.
     SimulationError
-        If the run already ended.
+        If the run already succeeded or failed.
     """
     run_id = _run_id(ref)
     status = _status(kb, run_id)
     if status is None:
         raise UnknownResourceError(f"no run {ref!r}; `vipkb runs` lists them")
-    if status in ("succeeded", "failed", "killed"):
+    if status in ("succeeded", "failed"):
         raise SimulationError(f"run {run_id} already ended ({status}); nothing to kill")
-    workdir = RunDirectory(kb.settings.runs_dir, run_id)
-    workdir.request_kill(reason)
-    deadline = time.monotonic() + wait
-    while workdir.owner() is not None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        if _status(kb, run_id) == "killed":
-            return "killed"
-    if workdir.owner() is None and _status(kb, run_id) not in ("succeeded", "failed", "killed"):
-        spec = RunSpec.from_dict(workdir.read_spec()) if workdir.read_spec() else None
-        head = _head(kb, run_id)
-        if spec is None:
+    if status == "killed":
+        return status
+    if not stop_orchestrator(kb.settings.runs_dir, run_id, reason=reason, wait=wait):
+        return _status(kb, run_id) or "unknown"
+    if _status(kb, run_id) not in ("succeeded", "failed", "killed"):
+        workdir = RunDirectory(kb.settings.runs_dir, run_id)
+        recorded = workdir.read_spec()
+        if recorded is None:
             raise SimulationError(f"run {run_id} has no run directory under {kb.settings.runs_dir}; cannot kill it")
+        spec, head = RunSpec.from_dict(recorded), _head(kb, run_id)
         _write_status(kb, spec, workdir, status="killed", reason=f"killed: {reason}",
                       agent=term_text(head.get("agent")).rsplit("/", 1)[-1] or getpass.getuser(),
                       backend=term_text(head.get("backend")), started=_timestamp(head.get("started")))
