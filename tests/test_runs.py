@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from vipkb import KnowledgeBase, Settings
-from vipkb.errors import ParameterError, SimulationError, UnknownResourceError
+from vipkb.errors import ParameterError, SimulationError, StoreError, UnknownResourceError
 from vipkb.runs import RunSpec, execute_run, kill_run, list_runs, plan_campaign, plan_run, show_run
 from vipkb.runs.workdir import RunDirectory
 from vipkb.storage import FileCatalog
@@ -381,3 +381,34 @@ def test_a_run_fails_when_the_cluster_has_no_worker_left(kb):
         scheduler_only.stop()
     assert outcome.status == "failed" and "NoWorkersError" in outcome.reason and "no worker for 2 s" in outcome.reason
     assert show_run(kb, spec.id).status == "failed"
+
+
+def test_a_damaged_checkpoint_is_recomputed_never_trusted(tmp_path):
+    workdir = RunDirectory(tmp_path, "r1")
+    workdir.save_task("tp0-i0", {"image.nii.gz": b"abc", "preview.png": b"png"},
+                      {"worker": "h:1", "started": 1.0, "finished": 2.0, "attempts": 1})
+    outputs, record = workdir.load_task("tp0-i0")
+    assert outputs == {"image.nii.gz": b"abc", "preview.png": b"png"} and record["worker"] == "h:1"
+    assert workdir.done() == ["tp0-i0"] and workdir.load_task("tp0-i1") is None
+    for blob in (tmp_path / "r1" / "objects").rglob("*"):
+        if blob.is_file():
+            blob.write_bytes(b"bit rot")
+    assert workdir.load_task("tp0-i0") is None and workdir.done() == []  # the manifest went with it
+
+
+def test_owners_elsewhere_count_while_their_heartbeat_is_fresh(tmp_path):
+    workdir = RunDirectory(tmp_path, "r2")
+    workdir.path.mkdir()
+    owner = workdir.path / "owner.json"
+    owner.write_text(json.dumps({"host": "elsewhere", "pid": 1, "heartbeat": time.time()}))
+    assert workdir.owner()["host"] == "elsewhere" and not workdir.claim()
+    owner.write_text(json.dumps({"host": "elsewhere", "pid": 1, "heartbeat": time.time() - 3600}))
+    assert workdir.owner() is None and workdir.claim()
+    assert workdir.owner()["pid"] == os.getpid()
+    workdir.request_kill("stop please")
+    assert workdir.kill_requested() == "stop please"
+    workdir.release()
+    assert workdir.owner() is None
+    with pytest.raises(StoreError, match="describes a different run"):
+        workdir.write_spec({"a": 1})
+        workdir.write_spec({"a": 2})

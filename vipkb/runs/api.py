@@ -311,12 +311,6 @@ def execute_run(kb: KnowledgeBase, spec: RunSpec, *, backend: str = "local", age
 def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend: str,
              progress: RunProgress | None, worker_timeout: float, status_args: dict) -> RunOutcome:
     cls = get_simulator(spec.simulator)
-    if cls.version != spec.version:
-        raise SimulationError(f"run {spec.id} was planned with {cls.name} {spec.version}, but {cls.version} is "
-                              "installed; plan the run again")
-    sources = {(s.time_point, s.instant): s for s in instant_sources(kb, spec.model)}
-    works = [InstantWork(simulator=spec.simulator, values=tuple(sorted(spec.values.items())),
-                         seed=instant_seed(spec.seed, tp, i), source=sources[(tp, i)]) for tp, i in spec.instants]
     beat = [0.0]
 
     def stop() -> str | None:
@@ -328,6 +322,13 @@ def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend
     phase_args = {"stop": stop, "progress": progress, "worker_timeout": worker_timeout}
     resumed = 0
     try:
+        if cls.version != spec.version:
+            raise SimulationError(f"run {spec.id} was planned with {cls.name} {spec.version}, but {cls.version} "
+                                  "is installed; plan the run again")
+        sources = {(s.time_point, s.instant): s for s in instant_sources(kb, spec.model)}
+        works = [InstantWork(simulator=spec.simulator, values=tuple(sorted(spec.values.items())),
+                             seed=instant_seed(spec.seed, tp, i), source=sources[(tp, i)])
+                 for tp, i in spec.instants]
         with open_backend(backend) as pool:
             if issubclass(cls, BatchedSimulator):
                 units = [(k, b) for k, w in enumerate(works) for b in range(count_batches(w))]
@@ -356,10 +357,10 @@ def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend
         if not isinstance(err, VipkbError):
             raise
         return RunOutcome(run_id=spec.id, status="failed", reason=reason, resumed=resumed)
-    files = assemble.outputs(works, per_instant)
     catalog = FileCatalog(kb)
     created: list[tuple[str, str]] = []
     try:
+        files = assemble.outputs(works, per_instant)
         with kb.transaction() as tx:
             records = {path: catalog.put(tx, f"run/{spec.id}/{path}", data, created=created)
                        for path, data in files.items()}
