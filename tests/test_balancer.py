@@ -160,3 +160,69 @@ def test_a_killed_worker_fails_only_its_own_task():
         with pytest.raises(WorkerLostError, match="died with exit code -9"):
             slow.result(timeout=30)
         assert backend.submit(np.add, 2, 2).result(timeout=30) == 4
+
+
+def test_checkpointed_batches_are_merged_in_order_not_run_again():
+    from operator import add
+
+    from vipkb.execution.balancer import BatchRecord
+
+    ran: list[int] = []
+    persisted: list[int] = []
+
+    def batch(i: int) -> str:
+        ran.append(i)
+        return str(i)
+
+    def record(i: int) -> BatchRecord:
+        return BatchRecord(index=i, worker="elsewhere:1", started=0.0, finished=1.0, attempts=1)
+
+    with InlineBackend() as backend:
+        merged, stats = run_batches(backend, batch, 5, merge=add, initial="", completed={1: ("1", record(1)),
+                                                                                            3: ("3", record(3))},
+                                    on_result=lambda i, value, rec: persisted.append(i))
+    assert merged == "01234"  # in index order, the initial value first
+    assert sorted(ran) == sorted(persisted) == [0, 2, 4]
+    assert stats.batches[1].worker == "elsewhere:1" and stats.batches[0].worker != "elsewhere:1"
+
+
+class _NeverDone:
+    def done(self) -> bool:
+        return False
+
+    def result(self, timeout=None):
+        raise AssertionError("never done")
+
+    def cancel(self) -> bool:
+        return True
+
+
+class _StalledBackend(InlineBackend):
+    """A backend whose workers are all gone: tasks never finish, no worker is connected."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__()
+        self.workers = workers
+
+    def submit(self, fn, /, *args, **kwargs):
+        return _NeverDone()
+
+    def wait(self, futures, *, timeout=None):
+        time.sleep(min(timeout or 0.05, 0.05))
+        return set()
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers
+
+
+def test_a_backend_without_workers_fails_the_run_after_the_timeout():
+    from vipkb.execution.balancer import NoWorkersError, RunStopped
+
+    started = time.monotonic()
+    with pytest.raises(NoWorkersError, match="no worker for 0.3 s; 3 task"):
+        run_batches(_StalledBackend(0), str, 3, merge=max, no_worker_timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 5
+    stops = iter([None, None, "killed by request"])
+    with pytest.raises(RunStopped, match="killed by request"):
+        run_batches(_StalledBackend(1), str, 3, merge=max, should_stop=lambda: next(stops))
