@@ -19,10 +19,11 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-## run: install, initialise the knowledge base (idempotent) and start the platform
+## run: install, initialise the knowledge base (idempotent) and serve the platform
 run: $(STAMP_RUN)
 	$(BIN)/vipkb init
 	$(BIN)/vipkb summary
+	$(BIN)/vipkb serve
 
 ## test: install with the test extras, lint, and run the whole suite
 test: $(STAMP_TEST)

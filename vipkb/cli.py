@@ -496,12 +496,14 @@ def model_show(ref: str, as_json: bool) -> None:
                 [[str(lab), t, layer, "; ".join(p) or "-"] for lab, t, layer, p in d.tissues])
 
 
-def _register_run_commands() -> None:
-    # Defined in their own module (which imports the helpers above), attached here.
+def _register_commands() -> None:
+    # Defined in their own modules (which import the helpers above), attached here.
+    from vipkb.cli_accounts import key, user
     from vipkb.cli_runs import campaign, files, run, runs
+    from webapp.serve import serve
 
-    for command in (run, runs, campaign, files):
+    for command in (run, runs, campaign, files, user, key, serve):
         main.add_command(command)
 
 
-_register_run_commands()
+_register_commands()

@@ -33,6 +33,10 @@ Every setting has an embedded default so that ``make run`` needs none:
     Run directories with checkpoints (default ``./var/runs``).
 ``VIPKB_MAX_ARCHIVE_BYTES``
     Largest uncompressed content a model archive may hold (default 2 GiB).
+``VIPKB_ACCOUNTS``
+    SQLite database of user accounts and API keys (default
+    ``./var/accounts.sqlite``); kept out of the knowledge base so that
+    secrets never reach a SPARQL endpoint or an export.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: Path("var/cache"))
     runs_dir: Path = field(default_factory=lambda: Path("var/runs"))
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    accounts_path: Path = field(default_factory=lambda: Path("var/accounts.sqlite"))
 
     def __post_init__(self) -> None:
         if self.store_url is not None:
@@ -135,6 +140,7 @@ class Settings:
             cache_dir=Path(env.get("VIPKB_CACHE") or "var/cache"),
             runs_dir=Path(env.get("VIPKB_RUNS") or "var/runs"),
             max_archive_bytes=_bytes(env, "VIPKB_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES),
+            accounts_path=Path(env.get("VIPKB_ACCOUNTS") or "var/accounts.sqlite"),
         )
 
     @property

@@ -138,3 +138,15 @@ class SimulationError(VipkbError, RuntimeError):
 
 class UnknownSimulatorError(UnknownResourceError):
     """No simulator plugin of that name is installed (HTTP 404)."""
+
+
+class AccountError(VipkbError, ValueError):
+    """An account request is invalid: a weak password, a malformed user name, an unknown role (HTTP 400)."""
+
+    http_status = 400
+
+
+class AccountExistsError(AccountError):
+    """An account of that name exists already (HTTP 409)."""
+
+    http_status = 409

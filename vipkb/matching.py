@@ -44,7 +44,7 @@ class Match:
 
 
 def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str | None = None,
-                 all_versions: bool = False, where: str | None = None) -> list[Match]:
+                 all_versions: bool = False, where: str | None = None, simulator: str | None = None) -> list[Match]:
     """Every compatible (model instant, simulator) pair, optionally for one modality or one model.
 
     Parameters
@@ -58,6 +58,8 @@ def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str |
     where
         A SPARQL filter expression over the query's variables (``?model``, ``?label``, ``?tp``, ``?i``,
         ``?simulator``, ``?name``, ``?modality``, ``?instant``), e.g. ``CONTAINS(?label, "brain")``.
+    simulator
+        Only this simulator (IRI).
 
     Raises
     ------
@@ -76,7 +78,8 @@ def find_matches(kb: KnowledgeBase, *, modality: str | None = None, model: str |
             raise UnknownResourceError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
     model_iri = resolve_model(kb, model) if model is not None else None
     rows = kb.store.query(queries.compatible_pairs(modality=modality_iri, model=model_iri,
-                                                   all_versions=all_versions or model is not None, where=where))
+                                                   all_versions=all_versions or model is not None, where=where,
+                                                   simulator=simulator))
     return [Match(model=r["model"].value, label=r["label"].value, time_point=int(r["tp"].value),
                   instant=int(r["i"].value), simulator=r["simulator"].value,
                   simulator_name=r["name"].value if "name" in r else _local(r["simulator"].value),

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
-__all__ = ["label_png", "slice_png"]
+__all__ = ["label_colour", "label_palette", "label_png", "slice_png"]
 
 
 def _axial(volume: np.ndarray, index: int | None) -> np.ndarray:
@@ -69,13 +69,31 @@ def slice_png(volume: np.ndarray, *, index: int | None = None, window: tuple[flo
 def label_png(labels: np.ndarray, *, index: int | None = None, max_size: int = 512) -> bytes:
     """Colour PNG of an axial slice of a label map (label 0 black, others from a fixed palette)."""
     plane = _axial(labels, index).astype(np.int64)
+    rgb = label_palette(int(plane.max(initial=0)) + 1)[plane]
+    return _png(rgb, max_size)
+
+
+def label_palette(n: int) -> np.ndarray:
+    """RGB colours (``n`` x 3, uint8) of labels ``0..n-1`` in :func:`label_png`; label 0 is black.
+
+    >>> label_palette(3)[0].tolist(), label_palette(3).shape
+    ([0, 0, 0], (3, 3))
+    """
     # Golden-angle hues keep neighbouring labels distinguishable without a colour-map dependency.
-    n = int(plane.max(initial=0)) + 1
     hues = (np.arange(n) * 0.381966) % 1.0
     palette = np.stack([_hsv_channel(hues, s) for s in (5.0, 3.0, 1.0)], axis=1)
     palette[0] = 0
-    rgb = np.round(palette[plane] * 255).astype(np.uint8)
-    return _png(rgb, max_size)
+    return np.round(palette * 255).astype(np.uint8)
+
+
+def label_colour(label: int) -> str:
+    """The ``#rrggbb`` colour of ``label`` in :func:`label_png` (for legends).
+
+    >>> label_colour(0)
+    '#000000'
+    """
+    r, g, b = label_palette(label + 1)[label]
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _hsv_channel(h: np.ndarray, shift: float) -> np.ndarray:

@@ -288,7 +288,7 @@ def part_compositions(model: str) -> str:
 
 
 def compatible_pairs(*, modality: str | None = None, model: str | None = None, all_versions: bool = False,
-                     where: str | None = None) -> str:
+                     where: str | None = None, simulator: str | None = None) -> str:
     """Every (model instant, simulator) pair the simulator can run, decided in SPARQL.
 
     A pair is compatible when the simulator supports the model's dynamics and
@@ -301,6 +301,8 @@ def compatible_pairs(*, modality: str | None = None, model: str | None = None, a
         filters.append(f"FILTER (?modality = {iri(modality)})")
     if model is not None:
         filters.append(f"FILTER (?model = {iri(model)})")
+    if simulator is not None:
+        filters.append(f"FILTER (?simulator = {iri(simulator)})")
     if not all_versions:
         filters.append("FILTER NOT EXISTS { ?newer prov:wasRevisionOf ?model }")
     if where:
@@ -384,3 +386,27 @@ def runs(status: str | None = None) -> str:
        prov:wasAssociatedWith ?simulator . ?simulator a vip:Simulator .
   OPTIONAL {{ ?run prov:startedAtTime ?started }} OPTIONAL {{ ?run prov:endedAtTime ?ended }}
   OPTIONAL {{ ?run vip:executionBackend ?backend }} {flt} }} ORDER BY DESC(?started) ?run"""
+
+
+def simulated_data(*, modality: str | None = None, kind: str | None = None, data: str | None = None) -> str:
+    """Every simulated data item (or just ``data``) with its kind, modality, run, simulator and model, newest first."""
+    filters = [values("data", [data])] if data else []
+    if modality:
+        filters.append(f"FILTER (?modality = {iri(modality)})")
+    if kind:
+        filters.append(f"FILTER (?kind = {iri(kind)})")
+    return P + f"""SELECT ?data ?label ?kind ?modality ?run ?simulator ?model ?ended WHERE {{
+  ?data a vip:SimulatedData ; rdfs:label ?label ; vip:outputKind ?kind ; vip:imagingModality ?modality ;
+        prov:wasGeneratedBy ?run .
+  ?run prov:used ?model ; prov:wasAssociatedWith ?simulator . ?simulator a vip:Simulator .
+  OPTIONAL {{ ?run prov:endedAtTime ?ended }} {' '.join(filters)}
+}} ORDER BY DESC(?ended) ?data"""
+
+
+def data_files(data: str) -> str:
+    """Files of one simulated data item and the instants it derives from."""
+    return P + f"""SELECT ?path ?name ?size ?type ?instant WHERE {{
+  {{ {iri(data)} dcat:distribution ?d . ?d vip:relativePath ?path ; vip:logicalFile ?f .
+     ?f vip:logicalName ?name ; dcat:byteSize ?size ; dcat:mediaType ?type }}
+  UNION {{ {iri(data)} prov:wasDerivedFrom ?instant . ?instant a vip:Instant }}
+}} ORDER BY ?path ?instant"""

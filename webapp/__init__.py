@@ -1,1 +1,54 @@
-"""The Flask web platform: a thin layer over :mod:`vipkb` (arrives with the web issues)."""
+"""The Flask web platform: a thin layer over :mod:`vipkb`.
+
+``create_app`` is the application factory: defaults, then the instance
+configuration (or the test configuration), then ``VIPKB_*`` environment
+variables (``VIPKB_SECRET_KEY`` ...).  One blueprint per surface; views call
+the core (:mod:`vipkb.catalog`, :mod:`vipkb.models.repository`,
+:mod:`vipkb.runs` ...) and never hold SPARQL or physics themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from vipkb.kb import KnowledgeBase
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBase | None = None) -> Flask:
+    """Build the web application.
+
+    Parameters
+    ----------
+    test_config
+        Configuration replacing the instance configuration (tests).
+    kb
+        An open knowledge base to serve; by default the one the environment names is opened once.
+    """
+    # The instance folder (session secret, optional config.py) lives with the other state, under var/.
+    instance = os.path.abspath(os.environ.get("VIPKB_INSTANCE") or "var/instance")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=None,  # set by init_app from the instance folder when not configured
+        PREVIEW_MAX_SIZE=384,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_prefixed_env("VIPKB")
+
+    from webapp import catalog, errors, extensions
+
+    extensions.init_app(app, kb=kb)
+    errors.init_app(app)
+    app.register_blueprint(catalog.bp)
+    return app

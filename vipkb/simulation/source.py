@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import numpy as np
+
+from vipkb.errors import UnknownResourceError
 from vipkb.models.archive import Archive
 from vipkb.models.spec import CheckedModel, check_archive
 from vipkb.simulation.instant import ModelInstant
@@ -79,3 +82,12 @@ class InstantSource:
         """Fetch (through the cache), check and flatten the instant."""
         checked = _checked(self.model, self.files, self.cache_dir)
         return ModelInstant.from_checked(checked, time_point=self.time_point, instant=self.instant)
+
+    def layers(self) -> dict[str, np.ndarray]:
+        """The instant's label maps by layer name, as stored (before layers are flattened)."""
+        checked = _checked(self.model, self.files, self.cache_dir)
+        for tp, inst in checked.spec.instants():
+            if (tp.index, inst.index) == (self.time_point, self.instant):
+                return {layer.name: np.asanyarray(checked.archive.volume(layer.labels, labels=True).dataobj)
+                        for layer in inst.layers}
+        raise UnknownResourceError(f"{self.model} has no instant {self.time_point}/{self.instant}")
