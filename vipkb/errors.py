@@ -150,3 +150,15 @@ class AccountExistsError(AccountError):
     """An account of that name exists already (HTTP 409)."""
 
     http_status = 409
+
+
+class ResultTooLargeError(QueryError):
+    """A query's result exceeds the configured number of rows or triples."""
+
+    http_status = 422
+
+
+class QueryTimeoutError(VipkbError, TimeoutError):
+    """A query ran past its time limit (or every query slot was busy)."""
+
+    http_status = 503

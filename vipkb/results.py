@@ -8,11 +8,14 @@ or an RDF syntax is Oxigraph's job, not ours.
 from __future__ import annotations
 
 import io
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
+
+from vipkb.errors import ResultTooLargeError
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -41,16 +44,29 @@ class QueryResult:
     triples: list[ox.Triple] = field(default_factory=list)
 
     @classmethod
-    def from_oxigraph(cls, answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
-                      | list[ox.Triple]) -> QueryResult:
-        """Wrap what Oxigraph's ``query`` or ``parse_query_results`` returned."""
+    def from_oxigraph(cls, answer: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple], *,
+                      max_results: int | None = None) -> QueryResult:
+        """Wrap what Oxigraph's ``query`` or ``parse_query_results`` returned.
+
+        Raises
+        ------
+        ResultTooLargeError
+            When there are more than ``max_results`` rows or triples (evaluation stops there).
+        """
+        def capped(items: Iterable) -> list:
+            out = list(itertools.islice(items, None if max_results is None else max_results + 1))
+            if max_results is not None and len(out) > max_results:
+                raise ResultTooLargeError(f"the result has more than {max_results:,} rows or triples; narrow the "
+                                          "query or page through it with LIMIT and OFFSET")
+            return out
+
         if isinstance(answer, ox.QuerySolutions):
             names = [v.value for v in answer.variables]
-            rows = [{n: s[n] for n in names if s[n] is not None} for s in answer]
+            rows = capped({n: s[n] for n in names if s[n] is not None} for s in answer)
             return cls(kind="select", variables=names, rows=rows)
         if isinstance(answer, ox.QueryBoolean):
             return cls(kind="ask", boolean=bool(answer))
-        return cls(kind="graph", triples=list(answer))
+        return cls(kind="graph", triples=capped(answer))
 
     def __iter__(self) -> Iterator[dict[str, Term]]:
         return iter(self.rows)

@@ -39,6 +39,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SPARQL_TIMEOUT=10.0,
+        SPARQL_MAX_RESULTS=10_000,
+        SPARQL_SLOTS=2,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -46,9 +49,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("VIPKB")
 
-    from webapp import catalog, errors, extensions
+    from webapp import auth, catalog, errors, extensions, sparql
 
     extensions.init_app(app, kb=kb)
     errors.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(catalog.bp)
+    sparql.init_app(app)
     return app

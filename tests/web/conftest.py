@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+import waitress
 
 from vipkb import KnowledgeBase, Settings
 from vipkb.runs import execute_run, plan_run
@@ -30,3 +36,21 @@ def app(web_kb, tmp_path_factory):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """The app under a real WSGI server (waitress) on a free loopback port, in a daemon thread; yields its URL."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # Let clients' keep-alive connections close before stopping, so no socket is left to warn at collection.
+        deadline = time.monotonic() + 5
+        while server.active_channels and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=5)

@@ -35,8 +35,12 @@ class Store(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def query(self, sparql: str) -> QueryResult:
-        """Evaluate a SPARQL query; raise :class:`~vipkb.errors.QueryError` if malformed."""
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
+        """Evaluate a SPARQL query; raise :class:`~vipkb.errors.QueryError` if malformed.
+
+        ``max_results`` caps rows or triples (:class:`~vipkb.errors.ResultTooLargeError` beyond);
+        ``timeout`` bounds the wait for a remote endpoint (the embedded store evaluates in process).
+        """
 
     @abstractmethod
     def update(self, sparql: str) -> None:

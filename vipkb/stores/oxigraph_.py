@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 import pyoxigraph as ox
 
-from vipkb.errors import QueryError, StoreError
+from vipkb.errors import QueryError, ResultTooLargeError, StoreError
 from vipkb.results import QueryResult
 from vipkb.stores import Store
 
@@ -43,13 +43,18 @@ class EmbeddedStore(Store):
         """The underlying pyoxigraph store, for bulk operations and benchmarks."""
         return self._store
 
-    def query(self, sparql: str) -> QueryResult:
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
         try:
-            return QueryResult.from_oxigraph(self._store.query(sparql, use_default_graph_as_union=True))
+            return QueryResult.from_oxigraph(self._store.query(sparql, use_default_graph_as_union=True),
+                                             max_results=max_results)
+        except ResultTooLargeError as err:
+            message = str(err)  # raised again below, once this traceback (and the solutions it holds) is gone
         except SyntaxError as err:
             raise QueryError(f"malformed SPARQL query: {err}") from None
         except OSError as err:
             raise StoreError(f"store error while querying: {err}") from None
+        # Oxigraph's solution iterators must be dropped on the thread that made them (queries may run on a pool).
+        raise ResultTooLargeError(message)
 
     def update(self, sparql: str) -> None:
         try:

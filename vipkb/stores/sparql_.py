@@ -61,9 +61,11 @@ class RemoteStore(Store):
             return QueryError(f"malformed SPARQL {what}: {err.read().decode(errors='replace').strip()}")
         return StoreError(f"SPARQL endpoint {self.query_url} failed during {what}: {err}")
 
-    def query(self, sparql: str) -> QueryResult:
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
         w = self._wrapper(self.query_url)
         w.setMethod(POST)
+        if timeout is not None:
+            w.setTimeout(max(1, round(timeout)))
         try:
             w.setQuery(sparql)
         except SPARQLWrapperException as err:  # pragma: no cover - SPARQLWrapper rarely rejects
@@ -81,10 +83,10 @@ class RemoteStore(Store):
         try:
             if graph:
                 return QueryResult.from_oxigraph(
-                    [q.triple for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)]
+                    [q.triple for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)], max_results=max_results
                 )
             return QueryResult.from_oxigraph(
-                ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+                ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON), max_results=max_results
             )
         except SyntaxError as err:
             raise StoreError(f"SPARQL endpoint {self.query_url} answered something unreadable: {err}") from None
