@@ -410,3 +410,15 @@ def data_files(data: str) -> str:
      ?f vip:logicalName ?name ; dcat:byteSize ?size ; dcat:mediaType ?type }}
   UNION {{ {iri(data)} prov:wasDerivedFrom ?instant . ?instant a vip:Instant }}
 }} ORDER BY ?path ?instant"""
+
+
+def inferred_about(resource: str) -> str:
+    """What the reasoner inferred about a resource, as triples."""
+    r = iri(resource)
+    return P + f"CONSTRUCT {{ {r} ?p ?o }} WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ {r} ?p ?o }} }}"
+
+
+def about(resource: str) -> str:
+    """Triples about a resource and pointing at it (for resources without a graph of their own)."""
+    r = iri(resource)
+    return P + f"CONSTRUCT {{ {r} ?p ?o . ?s ?q {r} }} WHERE {{ {{ {r} ?p ?o }} UNION {{ ?s ?q {r} }} }}"

@@ -49,11 +49,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("VIPKB")
 
-    from webapp import auth, catalog, errors, extensions, sparql
+    from webapp import auth, catalog, errors, extensions, linked, sparql
 
     extensions.init_app(app, kb=kb)
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(linked.bp)
     sparql.init_app(app)
     return app

@@ -128,9 +128,13 @@ def data():
 def data_item(ref: str):
     """One simulated data item with its preview, files and provenance chain."""
     from vipkb.runs import show_run
+    from webapp.linked import rdf_requested, rdf_response
 
     kb = get_kb()
     details = describe_data(kb, ref)
+    media_type = rdf_requested()
+    if media_type is not None:  # the page's path is also the data's IRI path: answer RDF clients with RDF
+        return rdf_response(details.summary.iri, media_type)
     return render_template("catalog/data_item.html", item=details, run=show_run(kb, details.summary.run))
 
 
