@@ -35,6 +35,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/kb.py
 	$(BIN)/python benchmarks/simulators.py
 	$(BIN)/python benchmarks/load_balance.py
+	$(BIN)/python benchmarks/web.py
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check vipkb simulators webapp tests benchmarks
