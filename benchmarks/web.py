@@ -90,9 +90,9 @@ def main() -> None:
                    VIPKB_CACHE=str(root / "cache"), VIPKB_RUNS=str(root / "runs"),
                    VIPKB_INSTANCE=str(root / "instance"), VIPKB_ACCOUNTS=str(root / "accounts.sqlite"))
         print("initialising a knowledge base with the bundled data...", file=sys.stderr)
-        settings = Settings.from_env(env)
-        with KnowledgeBase.open(settings) as kb:
-            kb.init()
+        # In a fresh `vipkb` process: run as a script, this file's folder shadows the `simulators` package.
+        subprocess.run([vipkb, "init"], env=env, check=True, capture_output=True)
+        with KnowledgeBase.open(Settings.from_env(env)) as kb:
             with open(root / "dump.nq", "wb") as f:
                 kb.store.dump(f, ox.RdfFormat.N_QUADS)
         subprocess.run([oxigraph, "load", "--location", str(root / "ox"), "--file", str(root / "dump.nq")],

@@ -5,13 +5,15 @@ update; this module evaluates a query with a time limit and a result-size
 limit and serialises the answer.  Queries run on a small pool of threads
 (Oxigraph releases the GIL while it evaluates), so a request never waits
 longer than the time limit; a query that overruns keeps its slot until it
-ends (Oxigraph cannot abandon an evaluation), and when every slot is taken
-new queries are refused at once instead of piling up.
+ends (Oxigraph cannot abandon an evaluation); a query waits for a free slot
+within its own time limit, so runaway queries cannot pile up threads.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -61,7 +63,7 @@ class SparqlLimits:
     timeout: float = 10.0
     max_results: int = 10_000
     max_query_bytes: int = 100_000
-    slots: int = 2
+    slots: int = max(2, os.cpu_count() or 2)
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.max_results < 1 or self.max_query_bytes < 1 or self.slots < 1:
@@ -114,11 +116,13 @@ class SparqlEndpoint:
             When the answer is not ready within ``timeout``, or every slot is busy.
         """
         self._check_size(text)
-        if not self._slots.acquire(blocking=False):
-            raise QueryTimeoutError("every query slot is busy with long-running queries; retry in a moment")
+        deadline = time.monotonic() + self.limits.timeout
+        # Waiting for a slot counts against the same time limit as the evaluation itself.
+        if not self._slots.acquire(timeout=self.limits.timeout):
+            raise QueryTimeoutError(f"every query slot stayed busy for {self.limits.timeout:g} s; retry in a moment")
         future = self._pool.submit(self._evaluate, with_prefixes(text))
         try:
-            return future.result(timeout=self.limits.timeout)
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
             raise QueryTimeoutError(f"the query ran past the {self.limits.timeout:g} s time limit; narrow it "
                                     "(more specific patterns, LIMIT) or run it against a copy of the data") from None

@@ -41,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         SESSION_COOKIE_SAMESITE="Lax",
         SPARQL_TIMEOUT=10.0,
         SPARQL_MAX_RESULTS=10_000,
-        SPARQL_SLOTS=2,
+        SPARQL_SLOTS=max(2, os.cpu_count() or 2),
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

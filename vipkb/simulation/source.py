@@ -84,10 +84,21 @@ class InstantSource:
         return ModelInstant.from_checked(checked, time_point=self.time_point, instant=self.instant)
 
     def layers(self) -> dict[str, np.ndarray]:
-        """The instant's label maps by layer name, as stored (before layers are flattened)."""
-        checked = _checked(self.model, self.files, self.cache_dir)
-        for tp, inst in checked.spec.instants():
-            if (tp.index, inst.index) == (self.time_point, self.instant):
-                return {layer.name: np.asanyarray(checked.archive.volume(layer.labels, labels=True).dataobj)
-                        for layer in inst.layers}
-        raise UnknownResourceError(f"{self.model} has no instant {self.time_point}/{self.instant}")
+        """The instant's label maps by layer name, as stored (before layers are flattened); read-only arrays."""
+        return _layers(self.model, self.files, self.cache_dir, self.time_point, self.instant)
+
+
+@lru_cache(maxsize=16)
+def _layers(model: str, files: tuple[tuple[str, FileRef], ...], cache_dir: str | None, time_point: int,
+            instant: int) -> dict[str, np.ndarray]:
+    # Decoded once per process: catalog pages show many slices of the same few volumes.
+    checked = _checked(model, files, cache_dir)
+    for tp, inst in checked.spec.instants():
+        if (tp.index, inst.index) == (time_point, instant):
+            out = {}
+            for layer in inst.layers:
+                volume = np.asanyarray(checked.archive.volume(layer.labels, labels=True).dataobj)
+                volume.flags.writeable = False  # shared between callers
+                out[layer.name] = volume
+            return out
+    raise UnknownResourceError(f"{model} has no instant {time_point}/{instant}")
