@@ -11,9 +11,13 @@ import pytest
 import waitress
 
 from vipkb import KnowledgeBase, Settings
+from vipkb.accounts import AccountStore
 from vipkb.runs import execute_run, plan_run
 from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
+
+#: Password of the web tests' accounts.
+PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +33,16 @@ def web_kb(seeded_kb, tmp_path_factory) -> KnowledgeBase:
 
 
 @pytest.fixture(scope="module")
-def app(web_kb, tmp_path_factory):
-    return create_app({"TESTING": True, "SECRET_KEY": "test"}, kb=web_kb)
+def web_accounts(tmp_path_factory) -> AccountStore:
+    """Accounts of the web tests (never the working directory's): one user, ``rosa``."""
+    store = AccountStore(tmp_path_factory.mktemp("web-accounts") / "accounts.sqlite")
+    store.create_user("rosa", "user", PASSWORD)
+    return store
+
+
+@pytest.fixture(scope="module")
+def app(web_kb, web_accounts):
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "ACCOUNTS": web_accounts}, kb=web_kb)
 
 
 @pytest.fixture

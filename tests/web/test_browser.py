@@ -7,6 +7,7 @@ under ``test-artifacts/browser/`` at the repository root.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.web.conftest import served
+from tests.web.conftest import PASSWORD, served
 from webapp import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -32,9 +33,9 @@ SET_RANGE = "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }"
 
 
 @pytest.fixture(scope="module")
-def base_url(web_kb) -> Iterator[str]:
+def base_url(web_kb, web_accounts) -> Iterator[str]:
     """The platform under waitress; the browser (which depends on this fixture) closes first."""
-    with served(create_app({"TESTING": True, "SECRET_KEY": "t"}, kb=web_kb)) as url:
+    with served(create_app({"TESTING": True, "SECRET_KEY": "t", "ACCOUNTS": web_accounts}, kb=web_kb)) as url:
         yield url
 
 
@@ -153,3 +154,37 @@ def test_simulator_and_simulated_data_pages_from_the_lists(page, snap):
     page.wait_for_function(PREVIEWS_LOADED, arg="/files/")
     expect(page.locator("#provenance")).to_contain_text("carol")
     snap("data-image")
+
+
+def test_run_an_example_query_from_the_sparql_page(page, snap):
+    page.goto("/")
+    page.click("header nav >> text=SPARQL")
+    page.wait_for_url("**/sparql")
+    snap("page")
+    page.click("#examples >> text=Provenance of simulated images")
+    expect(page.locator("#query")).to_have_value(re.compile(r"prov:wasGeneratedBy \?run"))
+    page.click("form.sparql button[type=submit]")
+    page.wait_for_url("**/sparql?query=*")
+    rows = page.locator("table#results tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("mri-contrast-detail-v1-")
+    snap("results")
+
+
+def test_sign_in_and_out(page, snap):
+    page.goto("/models")
+    page.click("header >> text=Sign in")
+    page.fill("input[name=name]", "rosa")
+    page.fill("input[name=password]", "not the password")
+    page.click("form.login button[type=submit]")
+    expect(page.locator("p.error")).to_have_text("wrong name or password")
+    snap("refused")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url("**/models")  # back where the visitor was
+    expect(page.locator("header")).to_contain_text("rosa")
+    snap("signed-in")
+    page.click("header >> text=Sign out")
+    expect(page.locator("header")).to_contain_text("Sign in")
+    expect(page.locator("header")).not_to_contain_text("rosa")
+    snap("signed-out")
