@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from vipkb.errors import QueryError, QueryTimeoutError
 from vipkb.kb import CommitResult, KnowledgeBase
 from vipkb.namespaces import with_prefixes
+from vipkb.resources_rdf import RDF_TYPES
 from vipkb.results import QueryResult
 
 __all__ = ["GRAPH_TYPES", "RESULT_TYPES", "SparqlEndpoint", "SparqlLimits", "serialize"]
@@ -35,13 +36,8 @@ RESULT_TYPES = {
     "text/tab-separated-values": ox.QueryResultsFormat.TSV,
     "application/json": ox.QueryResultsFormat.JSON,
 }
-#: Media types offered for CONSTRUCT and DESCRIBE results, the first being the default.
-GRAPH_TYPES = {
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-}
+#: Media types offered for CONSTRUCT and DESCRIBE results (those of linked-data descriptions).
+GRAPH_TYPES = RDF_TYPES
 
 
 @dataclass(frozen=True, kw_only=True)
