@@ -23,8 +23,11 @@ __all__ = ["bp", "rdf_requested", "rdf_response"]
 
 bp = Blueprint("linked", __name__)
 
-#: Catalog pages of resource kinds that have one.
-_PAGES = {"model": "catalog.model", "simulator": "catalog.simulator"}
+#: Catalog page of a resource, for the kinds that have one (a model version, a simulator).
+_PAGES = {
+    "model": lambda rest: url_for("catalog.model", ref=rest) if "/v" in rest else None,
+    "simulator": lambda rest: url_for("catalog.simulator", name=rest.split("/", 1)[0]),
+}
 
 
 def rdf_requested() -> str | None:
@@ -47,10 +50,9 @@ def resource(kind: str, rest: str):
     media_type = rdf_requested()
     if media_type is not None:
         return rdf_response(iri, media_type)
-    if kind in _PAGES and (kind != "model" or "/v" in rest):
-        ref = rest if kind == "model" else rest.split("/", 1)[0]
-        target = url_for(_PAGES[kind], **({"ref": ref} if kind == "model" else {"name": ref}))
-        return redirect(target, code=303)
+    page = _PAGES.get(kind, lambda _rest: None)(rest)
+    if page is not None:
+        return redirect(page, code=303)
     triples = describe(get_kb(), iri)
     return render_template("linked/resource.html", iri=iri, triples=triples, text=term_text,
                            formats=list(RDF_TYPES))

@@ -189,14 +189,9 @@ def _timestamp(term: Any) -> float | None:
 
 
 def _timings(workdir: RunDirectory) -> list[TaskTiming]:
-    out = []
-    for key in workdir.done():
-        loaded = workdir.load_task(key)
-        if loaded is not None:
-            _, record = loaded
-            out.append(TaskTiming(key=key, worker=record.get("worker", ""), started=record["started"],
-                                  finished=record["finished"], attempts=int(record.get("attempts", 1))))
-    return out
+    return [TaskTiming(key=key, worker=record.get("worker", ""), started=record["started"],
+                       finished=record["finished"], attempts=int(record.get("attempts", 1)))
+            for key, record in workdir.records().items()]
 
 
 def _label(spec: RunSpec) -> str:

@@ -8,10 +8,13 @@ every backend can run it on any worker.  Each returns its outputs as
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
-from vipkb.simulation.montecarlo import BatchedSimulator, PartialResult, merge_partials
+from vipkb.execution import batched
+from vipkb.simulation.montecarlo import BatchedSimulator, PartialResult
 from vipkb.simulation.registry import get_simulator
 from vipkb.simulation.runner import run_simulator
 from vipkb.simulation.source import InstantSource, worker_cache
@@ -43,8 +46,8 @@ def simulate_instant(work: InstantWork) -> dict[str, bytes]:
 
 def simulate_batch(work: InstantWork, index: int) -> dict[str, bytes]:
     """Monte-Carlo batch ``index`` of one instant, as checkpoint bytes."""
-    simulator: BatchedSimulator = get_simulator(work.simulator)()
-    partial = simulator.run_batch(work.source.load(), work.parameters(), seed=work.seed, index=index)
+    partial = batched.simulate_batch(get_simulator(work.simulator)(), work.source.load(), work.parameters(),
+                                     work.seed, index)
     return {PARTIAL: partial.to_bytes()}
 
 
@@ -65,13 +68,10 @@ def finish_instant(work: InstantWork, merged: bytes) -> dict[str, bytes]:
 def merge_batch(accumulated: PartialResult | None, outputs: dict[str, bytes]) -> PartialResult:
     """Fold one batch's checkpoint bytes into the accumulated partial result (exact integer sums)."""
     partial = PartialResult.from_bytes(outputs[PARTIAL])
-    return partial if accumulated is None else merge_partials([accumulated, partial])
+    return partial if accumulated is None else batched.merge_pair(accumulated, partial)
 
 
 def cache_counts(cache_dir: str | None) -> tuple[str, int, int]:
     """``(host:pid, hits, misses)`` of this worker process's file cache."""
-    import os
-    import socket
-
     cache = worker_cache(cache_dir)
     return f"{socket.gethostname()}:{os.getpid()}", (cache.hits if cache else 0), (cache.misses if cache else 0)

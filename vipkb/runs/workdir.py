@@ -128,6 +128,17 @@ class RunDirectory:
         """Keys of the tasks with a manifest."""
         return sorted(p.stem for p in (self.path / "tasks").glob("*.json"))
 
+    def records(self) -> dict[str, TaskRecord]:
+        """Each finished task's record (worker, times, attempts), from the manifests alone: no output is read."""
+        out = {}
+        for key in self.done():
+            try:
+                manifest = json.loads(self._manifest(key).read_text())
+            except (OSError, ValueError):
+                continue  # removed or being replaced meanwhile
+            out[key] = {k: v for k, v in manifest.items() if k not in ("key", "outputs")}
+        return out
+
     # -- ownership and kill -------------------------------------------------
 
     def owner(self) -> dict[str, Any] | None:
