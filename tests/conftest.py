@@ -153,6 +153,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("VIPKB_FILES", str(tmp_path / "cli-files"))
     monkeypatch.setenv("VIPKB_RUNS", str(tmp_path / "cli-runs"))
     monkeypatch.setenv("VIPKB_CACHE", str(tmp_path / "cli-cache"))
+    monkeypatch.setenv("VIPKB_ACCOUNTS", str(tmp_path / "cli-accounts.sqlite"))
     for var in ("VIPKB_STORE", "VIPKB_STORE_UPDATE", "VIPKB_STORE_GSP", "VIPKB_RESOURCES", "VIPKB_STORAGE"):
         monkeypatch.delenv(var, raising=False)
     return CliRunner()

@@ -123,3 +123,28 @@ def test_kill_a_running_cli_run_then_resume_it(initialised, tmp_path):
     assert 1 <= done < 61
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0 and f"run {run_id}: succeeded ({done} task(s) resumed" in resumed.stdout
+
+
+def test_a_private_run_for_an_account(initialised, tmp_path):
+    unknown = initialised.invoke(main, [*RUN, "--private-to", "alice"])
+    assert unknown.exit_code == 1 and "alice" in unknown.stderr
+    assert initialised.invoke(main, ["user", "add", "alice", "--role", "user", "--no-password"]).exit_code == 0
+    public = _run_id(initialised.invoke(main, RUN).output)
+    result = initialised.invoke(main, [*RUN, "--private-to", "alice"])
+    assert result.exit_code == 0, result.output
+    private = _run_id(result.output)
+    assert private != public  # the same inputs, but alice's own run
+    listed = json.loads(initialised.invoke(main, ["runs", "--format", "json"]).output)
+    assert {(r["id"], r["private_to"]) for r in listed} == {(public, None), (private, "alice")}
+    mine = json.loads(initialised.invoke(main, ["runs", "--private-to", "alice", "--format", "json"]).output)
+    assert [r["id"] for r in mine] == [private]
+    shown = initialised.invoke(main, ["run", "show", private])
+    assert "private to: alice" in shown.output and "agent: alice" in shown.output
+    files = json.loads(initialised.invoke(main, ["files", "ls", f"run/{private}/", "--format", "json"]).output)
+    assert len(files) == 4 and {f["owner"] for f in files} == {"alice"}
+    # Repairing a private file's replica rewrites its entry in alice's graphs, not the public ones.
+    next((tmp_path / "cli-files" / "se2").rglob(files[0]["sha256"])).unlink()
+    assert initialised.invoke(main, ["files", "replicate", f"run/{private}/"]).exit_code == 0
+    again = json.loads(initialised.invoke(main, ["files", "ls", f"run/{private}/", "--format", "json"]).output)
+    assert {f["owner"] for f in again} == {"alice"} and all(f["replicas"] == ["se1", "se2"] for f in again)
+    assert initialised.invoke(main, ["files", "verify", f"run/{private}/"]).exit_code == 0

@@ -157,6 +157,27 @@ def test_verify_then_replicate_repairs_and_extends(kb, tmp_path):
         three.replicate(to=["nope"])
 
 
+def test_private_entries_stay_in_their_owners_graphs(kb, tmp_path):
+    from vipkb.access import Reader
+    from vipkb.namespaces import Graphs
+
+    with kb.transaction(owner="alice") as tx:
+        private = FileCatalog(kb).put(tx, "run/p/a.bin", b"mine")
+    public = _put(kb, "run/q/a.bin", b"ours")
+    assert (private.owner, public.owner) == ("alice", None)
+    se3 = str(tmp_path / "files" / "se3")
+    three = FileCatalog(kb, elements=[*kb.settings.storage_elements, ("se3", se3)])
+    assert len(three.replicate(to=["se3"])) == 2  # both entries rewritten with the new replica
+    assert {(r.lfn, r.owner, r.replicas) for r in FileCatalog(kb).records("run/")} == {
+        ("run/p/a.bin", "alice", ("se1", "se2", "se3")), ("run/q/a.bin", None, ("se1", "se2", "se3"))}
+    graph = Graphs.for_resource("file", private.iri, owner="alice")
+    assert kb.query(f"ASK {{ GRAPH <{graph}> {{ ?f vip:hasReplica ?r }} }}").boolean
+    bob = FileCatalog(kb.for_reader(Reader("bob")))
+    assert [r.lfn for r in bob.records("run/")] == ["run/q/a.bin"]
+    with pytest.raises(UnknownResourceError):
+        bob.read("run/p/a.bin")
+
+
 def test_replicate_without_any_good_copy_fails(kb, tmp_path):
     rec = _put(kb, LFN, DATA)
     for name in ("se1", "se2"):

@@ -9,10 +9,10 @@ import pyoxigraph as ox
 import pytest
 
 from tests.conftest import FIXTURES, snapshot
-from vipkb import KnowledgeBase, Settings
+from vipkb import KnowledgeBase, Settings, queries
 from vipkb.documents import load_path, parse_document
 from vipkb.errors import NotConformingError, QueryError, ReservedGraphError, UnknownResourceError
-from vipkb.namespaces import VIP, Graphs
+from vipkb.namespaces import VIP, Graphs, with_prefixes
 
 BRAIN = FIXTURES / "brain-mr-partial.ttl"
 PHANTOM = FIXTURES / "sphere-phantom.ttl"
@@ -193,3 +193,50 @@ def test_unreachable_endpoint_is_a_store_error():
     store = RemoteStore("http://127.0.0.1:9/query")
     with pytest.raises(StoreError, match="127.0.0.1:9"):
         store.query("ASK {}")
+
+
+def test_private_graphs_are_seen_by_their_owner_and_administrators_only(empty_kb):
+    from vipkb.access import Reader
+    from vipkb.stores import Dataset
+
+    empty_kb.load(_doc(BRAIN))
+    with empty_kb.transaction(owner="alice") as tx:
+        [private] = tx.put(_doc(PHANTOM))
+    assert private == Graphs.private_prefix("alice") + "model/sphere-phantom"
+    alice_catalog, alice_inferred = Graphs.catalog_for(private), Graphs.inferred_for(private)
+    assert {str(alice_catalog), str(alice_inferred)} <= {g.value for g in empty_kb.store.named_graphs()}
+    # The private model's catalog record and inferences are in alice's graphs, not the shared ones.
+    assert empty_kb.query(f"ASK {{ GRAPH <{Graphs.CATALOG}> {{ <{private}> ?p ?o }} }}").boolean is False
+    assert empty_kb.query(f"ASK {{ GRAPH <{Graphs.INFERRED}> {{ <{PHANTOM_IRI}> ?p ?o }} }}").boolean is False
+    assert empty_kb.query(f"ASK {{ GRAPH <{alice_inferred}> {{ <{PHANTOM_IRI}> vip:readyFor ?m }} }}").boolean
+
+    attempts = [  # every way a query text could name the private graph
+        f"SELECT ?l WHERE {{ <{PHANTOM_IRI}> rdfs:label ?l }}",
+        f"SELECT ?l FROM <{private}> WHERE {{ <{PHANTOM_IRI}> rdfs:label ?l }}",
+        f"SELECT ?l FROM NAMED <{private}> WHERE {{ GRAPH ?g {{ <{PHANTOM_IRI}> rdfs:label ?l }} }}",
+        f"SELECT ?l WHERE {{ GRAPH <{private}> {{ <{PHANTOM_IRI}> rdfs:label ?l }} }}",
+        "SELECT ?l WHERE { GRAPH ?catalog { ?l dcterms:identifier ?hash } }",  # the owner's catalog records
+        f"SELECT ?l WHERE {{ {queries.inferred(f'<{PHANTOM_IRI}> vip:readyFor ?l')} }}",
+    ]
+    for reader, sees in [(Reader(), False), (Reader("bob"), False), (Reader("alice"), True),
+                         (Reader("root", admin=True), True)]:
+        view = empty_kb.for_reader(reader)
+        answers = [view.query(q).rows for q in attempts]
+        assert all(bool(rows) == sees for rows in answers[:4] + answers[5:]), (reader, answers)
+        assert any(str(private) == r["l"].value for r in answers[4]) == sees, (reader, answers[4])
+        assert (ox.NamedNode(private) in view.store.named_graphs()) == sees
+        assert bool(view.store.graph_triples(ox.NamedNode(private))) == sees
+        # The public model stays visible to everyone, and so do its inferences.
+        assert view.query(f"ASK {{ <{BRAIN_IRI}> rdfs:label ?l }}").boolean
+        assert {m.rsplit("#", 1)[1] for m in _ready_of(view, BRAIN_IRI)} == {"MR"}
+        # The protocol's dataset parameters cannot widen the view either.
+        explicit = Dataset(default=(private,), named=(private,))
+        assert bool(view.store.query(with_prefixes(attempts[0]), dataset=explicit).rows) == sees
+    with pytest.raises(PermissionError, match="read-only"):
+        empty_kb.for_reader(Reader("alice")).store.update(f"DROP GRAPH <{private}>")
+    with pytest.raises(ReservedGraphError):
+        empty_kb.load(_doc(PHANTOM), graph=str(alice_inferred))
+
+
+def _ready_of(kb: KnowledgeBase, model: str) -> set[str]:
+    return {r["modality"].value for r in kb.query(queries.model_ready(model))}

@@ -73,6 +73,19 @@ _BACKEND = click.option("--backend", default="local", show_default=True,
                         help="inline, local, dask, or tcp://host:port of a Dask scheduler.")
 _WORKER_TIMEOUT = click.option("--worker-timeout", type=float, default=300.0, show_default=True,
                                help="Seconds without any worker after which a run fails.")
+_PRIVATE_TO = click.option("--private-to", "private_to", metavar="USER",
+                           help="Make the run(s) private to this account (launched on its behalf): only it and "
+                                "administrators see them.")
+
+
+def _private_owner(name: str | None) -> str | None:
+    """The account a private run is for: it must exist (``vipkb user list``)."""
+    if name is None:
+        return None
+    from vipkb.accounts import AccountStore
+    from vipkb.config import Settings
+
+    return AccountStore(Settings.from_env().accounts_path).get(name).name
 
 
 @click.group(invoke_without_command=True)
@@ -84,10 +97,11 @@ _WORKER_TIMEOUT = click.option("--worker-timeout", type=float, default=300.0, sh
               help="Only this instant (repeatable); default every compatible instant.")
 @_BACKEND
 @_WORKER_TIMEOUT
+@_PRIVATE_TO
 @click.pass_context
 @guarded
 def run(ctx: click.Context, model_ref: str | None, simulator_name: str | None, pairs: tuple[str, ...], seed: int,
-        instants: tuple[str, ...], backend: str, worker_timeout: float) -> None:
+        instants: tuple[str, ...], backend: str, worker_timeout: float, private_to: str | None) -> None:
     """Run SIMULATOR on MODEL (every instant; a time series for 3D+t models), or inspect runs.
 
     The same run asked again resumes from its checkpoints, or returns the
@@ -99,12 +113,14 @@ def run(ctx: click.Context, model_ref: str | None, simulator_name: str | None, p
         raise click.UsageError("give --model and --simulator, or a subcommand (show, kill)")
     from vipkb.runs import execute_run, plan_run
 
+    owner = _private_owner(private_to)
     with open_kb() as kb:
         spec = plan_run(kb, model_ref, simulator_name, _parse_settings(pairs), seed=seed,
-                        instants=_parse_instants(instants))
+                        instants=_parse_instants(instants), owner=owner)
         click.echo(f"run {spec.id}: {len(spec.instants)} instant(s) on {backend}", err=True)
         with progress_reporter(spec.id) as report:
-            outcome = execute_run(kb, spec, backend=backend, progress=report, worker_timeout=worker_timeout)
+            outcome = execute_run(kb, spec, backend=backend, agent=owner, progress=report,
+                                  worker_timeout=worker_timeout)
     _report_outcome(outcome)
     if outcome.status != "succeeded":
         sys.exit(1)
@@ -128,8 +144,10 @@ def run_show(ref: str, as_json: bool) -> None:
     click.echo(f"{d.iri}\n  {d.label}\n  status: {d.status}" + (f" ({d.reason})" if d.reason else ""))
     click.echo(f"  simulator: {d.simulator} {d.version}   model: {d.model}   seed: {d.seed}")
     click.echo(f"  backend: {d.backend}   agent: {d.agent}   started: {d.started or '-'}   ended: {d.ended or '-'}")
-    if d.owner:
-        click.echo(f"  executing: process {d.owner.get('pid')} on {d.owner.get('host')}")
+    if d.private_to:
+        click.echo(f"  private to: {d.private_to}")
+    if d.orchestrator:
+        click.echo(f"  executing: process {d.orchestrator.get('pid')} on {d.orchestrator.get('host')}")
     click.echo(f"  checkpointed tasks: {d.checkpointed}")
     click.echo("  parameters: " + ", ".join(f"{k}={v}" for k, v in d.settings.items()))
     if d.tasks:
@@ -161,19 +179,20 @@ def run_kill(ref: str, wait: float) -> None:
 
 
 _RUN_COLUMNS = [("id", "run"), ("status", "status"), ("simulator", "simulator"), ("model", "model"),
-                ("started", "started"), ("ended", "ended"), ("backend", "backend")]
+                ("started", "started"), ("ended", "ended"), ("backend", "backend"), ("private_to", "private to")]
 
 
 @click.command()
 @_FORMAT
 @click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "killed"]))
+@click.option("--private-to", "private_to", metavar="USER", help="Only the runs private to this account.")
 @guarded
-def runs(fmt: str, status: str | None) -> None:
-    """List the runs, newest first, with their status."""
+def runs(fmt: str, status: str | None, private_to: str | None) -> None:
+    """List the runs (public and private: the CLI administers everything), newest first, with their status."""
     from vipkb.runs import list_runs
 
     with open_kb() as kb:
-        _emit([r.as_dict() for r in list_runs(kb, status=status)], _RUN_COLUMNS, fmt)
+        _emit([r.as_dict() for r in list_runs(kb, status=status, owner=private_to)], _RUN_COLUMNS, fmt)
 
 
 @click.command()
@@ -185,23 +204,27 @@ def runs(fmt: str, status: str | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @_BACKEND
 @_WORKER_TIMEOUT
+@_PRIVATE_TO
 @click.option("--dry-run", is_flag=True, help="List the runs the query generates without executing them.")
 @guarded
 def campaign(where: str | None, modality: str | None, model_ref: str | None, simulator_name: str | None, seed: int,
-             backend: str, worker_timeout: float, dry_run: bool) -> None:
+             backend: str, worker_timeout: float, private_to: str | None, dry_run: bool) -> None:
     """Generate and execute one run per compatible (model, simulator) pair found in the knowledge base."""
     from vipkb.runs import execute_run, plan_campaign
 
     failed = 0
+    owner = _private_owner(private_to)
     with open_kb() as kb:
-        specs = plan_campaign(kb, where=where, modality=modality, model=model_ref, simulator=simulator_name, seed=seed)
+        specs = plan_campaign(kb, where=where, modality=modality, model=model_ref, simulator=simulator_name, seed=seed,
+                              owner=owner)
         click.echo(f"campaign: {len(specs)} run(s)", err=True)
         for spec in specs:
             if dry_run:
                 click.echo(f"{spec.id}: {spec.simulator} on {spec.model} ({len(spec.instants)} instant(s))")
                 continue
             with progress_reporter(spec.id) as report:
-                outcome = execute_run(kb, spec, backend=backend, progress=report, worker_timeout=worker_timeout)
+                outcome = execute_run(kb, spec, backend=backend, agent=owner, progress=report,
+                                      worker_timeout=worker_timeout)
             click.echo(f"{outcome.run_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
             failed += outcome.status != "succeeded"
     if failed:

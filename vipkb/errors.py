@@ -140,6 +140,12 @@ class UnknownSimulatorError(UnknownResourceError):
     """No simulator plugin of that name is installed (HTTP 404)."""
 
 
+class AccessDeniedError(VipkbError, PermissionError):
+    """The caller may not do this: another user's private data, or a role it does not hold (HTTP 403)."""
+
+    http_status = 403
+
+
 class AccountError(VipkbError, ValueError):
     """An account request is invalid: a weak password, a malformed user name, an unknown role (HTTP 400)."""
 

@@ -31,6 +31,7 @@ from rdflib import Graph
 from rdflib.namespace import DCTERMS, RDF
 
 from vipkb import queries
+from vipkb.access import Reader, ScopedStore
 from vipkb.config import Settings
 from vipkb.documents import Document, load_path, parse_document
 from vipkb.errors import (
@@ -53,7 +54,6 @@ from vipkb.validation import ValidationReport, Validator, rdflib_graph
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
 _OBJECT_MODEL = ox.NamedNode(str(VIP.ObjectModel))
 _MAIN_CLASSES = {ox.NamedNode(str(c)) for c in Graphs.main_classes()}
-_RESERVED = {str(g) for g in Graphs.RESERVED}
 
 
 def content_hash(triples: Iterable[ox.Triple | ox.Quad]) -> str:
@@ -122,8 +122,10 @@ class Transaction:
     normally commits, an exception discards everything.
     """
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, *, owner: str | None = None) -> None:
         self.kb = kb
+        #: The account whose private graphs receive the documents (None: public graphs).
+        self.owner = owner
         self.writes: dict[str, GraphWrite] = {}
         self.drops: set[str] = set()
         self.skipped: list[str] = []
@@ -133,8 +135,9 @@ class Transaction:
         """Stage ``document`` to replace its graph(s); return the graph IRIs.
 
         A triple document goes to ``graph`` if given, else to the graph of
-        the one model, simulator, run or simulated data it describes.  A
-        dataset document (TriG, N-Quads) replaces each graph it names.
+        the one model, simulator, run or simulated data it describes (the
+        owner's private graph in a transaction for an owner).  A dataset
+        document (TriG, N-Quads) replaces each graph it names.
         """
         staged: dict[str, list[ox.Triple]] = {}
         if document.is_dataset:
@@ -147,7 +150,7 @@ class Transaction:
             triples = [q.triple for q in document.quads]
             staged[graph or self._graph_for(triples, document.source)] = triples
         for g, triples in staged.items():
-            if g in _RESERVED:
+            if Graphs.is_reserved(g):
                 raise ReservedGraphError(
                     f"{document.source}: graph <{g}> is managed by the knowledge base; "
                     "it is written by `vipkb init` only"
@@ -163,7 +166,7 @@ class Transaction:
         mains = _main_resources(triples)
         if len(mains) == 1:
             kind, iri = mains[0]
-            return str(Graphs.for_resource(kind, iri))
+            return str(Graphs.for_resource(kind, iri, owner=self.owner))
         if not mains:
             raise DocumentError("the document describes no vip:ObjectModel, vip:Simulator, vip:SimulationRun, "
                                 "vip:LogicalFile "
@@ -182,7 +185,7 @@ class Transaction:
 
     def drop(self, graph: str) -> None:
         """Stage the removal of a data graph."""
-        if graph in _RESERVED:
+        if Graphs.is_reserved(graph):
             raise ReservedGraphError(f"graph <{graph}> is managed by the knowledge base and cannot be dropped")
         self.writes.pop(graph, None)
         self.drops.add(graph)
@@ -239,27 +242,32 @@ class Transaction:
 
         now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                          datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime"))
-        catalog = ox.NamedNode(str(Graphs.CATALOG))
         inserts: list[ox.Quad] = []
         for w in self.writes.values():
             g = ox.NamedNode(w.graph)
+            catalog = ox.NamedNode(str(Graphs.catalog_for(w.graph)))
             inserts.extend(ox.Quad(t.subject, t.predicate, t.object, g) for t in w.triples)
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.source)), ox.Literal(w.source), catalog))
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.identifier)), ox.Literal(w.hash), catalog))
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.modified)), now, catalog))
             for _kind, iri in _main_resources(w.triples):
                 inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.subject)), ox.NamedNode(iri), catalog))
-        inferred_graph = ox.NamedNode(str(Graphs.INFERRED))
-        inserts.extend(ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in inferred)
+        # Inferences about a private model go to its owner's inference graph, the others to the shared one.
+        model_graph = {t.subject.value: w.graph for w in model_writes for t in w.triples
+                       if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
+        inserts.extend(ox.Quad(t.subject, t.predicate, t.object,
+                               ox.NamedNode(str(Graphs.inferred_for(model_graph.get(t.subject.value, "")))))
+                       for t in inferred)
 
         ops = [f"DROP SILENT GRAPH {queries.iri(g)}" for g in touched]
-        ops.append(f"DELETE {{ GRAPH {queries.iri(str(Graphs.CATALOG))} {{ ?g ?p ?o }} }} "
-                   f"WHERE {{ {queries.values('g', touched)} GRAPH {queries.iri(str(Graphs.CATALOG))} "
-                   "{ ?g ?p ?o } }")
-        if stale_models:
-            ops.append(f"DELETE {{ GRAPH {queries.iri(str(Graphs.INFERRED))} {{ ?m ?p ?o }} }} "
+        for catalog_graph in sorted({str(Graphs.catalog_for(g)) for g in touched}):
+            ops.append(f"DELETE {{ GRAPH {queries.iri(catalog_graph)} {{ ?g ?p ?o }} }} "
+                       f"WHERE {{ {queries.values('g', touched)} GRAPH {queries.iri(catalog_graph)} "
+                       "{ ?g ?p ?o } }")
+        for inferred_graph in sorted({str(Graphs.inferred_for(g)) for g in touched} if stale_models else ()):
+            ops.append(f"DELETE {{ GRAPH {queries.iri(inferred_graph)} {{ ?m ?p ?o }} }} "
                        f"WHERE {{ {queries.values('m', sorted(stale_models))} "
-                       f"GRAPH {queries.iri(str(Graphs.INFERRED))} {{ ?m ?p ?o }} }}")
+                       f"GRAPH {queries.iri(inferred_graph)} {{ ?m ?p ?o }} }}")
         if inserts:
             ops.append("INSERT DATA {\n" + quads_to_sparql_data(inserts) + "\n}")
         kb.store.update(" ;\n".join(ops))
@@ -304,6 +312,12 @@ class KnowledgeBase:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+    def for_reader(self, reader: Reader) -> KnowledgeBase:
+        """A read-only view holding only what ``reader`` may see (see :mod:`vipkb.access`)."""
+        view = KnowledgeBase(ScopedStore(self.store, reader), settings=self.settings)
+        view._validator, view._ontology = self._validator, self._ontology
+        return view
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -414,21 +428,28 @@ class KnowledgeBase:
             return 0
         graphs = [r["g"].value for r in self.store.query(queries.ALL_MODEL_GRAPHS)]
         data = [self.store.graph_triples(ox.NamedNode(g)) for g in graphs]
-        inferred = inference_triples(classify_models(self.ontology_triples(), data))
-        ops = [f"DROP SILENT GRAPH {queries.iri(str(Graphs.INFERRED))}"]
-        if inferred:
-            g = ox.NamedNode(str(Graphs.INFERRED))
-            ops.append("INSERT DATA {\n" + quads_to_sparql_data(
-                ox.Quad(t.subject, t.predicate, t.object, g) for t in inferred) + "\n}")
+        inferences = classify_models(self.ontology_triples(), data)
+        # Each model's inferences go to the inference graph of the graph describing it (an owner's if private).
+        target = {t.subject.value: str(Graphs.inferred_for(g)) for g, triples in zip(graphs, data, strict=True)
+                  for t in triples if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
+        quads = [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(target.get(t.subject.value,
+                                                                                  str(Graphs.INFERRED))))
+                 for t in inference_triples(inferences)]
+        ops = [f"DROP SILENT GRAPH {queries.iri(g)}" for g in sorted({str(Graphs.INFERRED), *target.values()})]
+        if quads:
+            ops.append("INSERT DATA {\n" + quads_to_sparql_data(quads) + "\n}")
         self.store.update(" ;\n".join(ops))
         return len(graphs)
 
     # -- writes --------------------------------------------------------------
 
-    def transaction(self) -> Transaction:
-        """Start a group of writes that commit together (see :class:`Transaction`)."""
+    def transaction(self, *, owner: str | None = None) -> Transaction:
+        """Start a group of writes that commit together (see :class:`Transaction`).
+
+        With an ``owner``, documents go to that account's private graphs.
+        """
         self._require_initialised()
-        return Transaction(self)
+        return Transaction(self, owner=owner)
 
     def parse(self, data: bytes | str | BinaryIO, *, format: ox.RdfFormat, source: str = "<input>") -> Document:
         """Parse a document under this knowledge base's size limit."""
@@ -468,7 +489,7 @@ class KnowledgeBase:
         """
         plan = plan_update(sparql)
         for g in plan.writes:
-            if g in _RESERVED:
+            if Graphs.is_reserved(g):
                 raise ReservedGraphError(f"graph <{g}> is managed by the knowledge base; updates cannot write it")
         sandbox = ox.Store()
         for g in sorted(plan.reads):

@@ -248,6 +248,12 @@ class Graphs:
     The ontology, the shapes and the reasoner's inferences each live in one
     graph; every model, simulator and run lives in a graph of its own so it
     can be replaced or dropped atomically.
+
+    Private resources (a user's runs, their outputs and files) live under
+    ``graph/private/<owner>/``: only the owner and administrators can read
+    those graphs (:mod:`vipkb.access`), and their catalog records go to the
+    owner's own ``graph/private/<owner>/catalog``, the reasoner's inferences
+    about their models to ``graph/private/<owner>/inferred``.
     """
 
     ONTOLOGY = URIRef(BASE + "graph/ontology")
@@ -255,7 +261,11 @@ class Graphs:
     INFERRED = URIRef(BASE + "graph/inferred")
     #: One record per data graph: source file, content hash, time of the write.
     CATALOG = URIRef(BASE + "graph/catalog")
-    RESERVED = frozenset({ONTOLOGY, SHAPES, INFERRED, CATALOG})
+    #: A graph that is never written: the default graph of a dataset that must have none.
+    EMPTY = URIRef(BASE + "graph/empty")
+    RESERVED = frozenset({ONTOLOGY, SHAPES, INFERRED, CATALOG, EMPTY})
+    #: Prefix of every owner's private graphs.
+    PRIVATE = BASE + "graph/private/"
 
     _KIND_OF_CLASS = {
         VIP.ObjectModel: "model",
@@ -276,18 +286,65 @@ class Graphs:
         return tuple(cls._KIND_OF_CLASS)
 
     @classmethod
-    def for_resource(cls, kind: str, iri: str) -> URIRef:
+    def private_prefix(cls, owner: str) -> str:
+        """The IRI prefix of ``owner``'s private graphs.
+
+        >>> Graphs.private_prefix("alice")
+        'https://w3id.org/vipkb/graph/private/alice/'
+        """
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", owner or ""):
+            raise ValueError(f"not an account name: {owner!r}")
+        return f"{cls.PRIVATE}{owner}/"
+
+    @classmethod
+    def owner_of(cls, graph: str) -> str | None:
+        """The account owning a private graph, None for a public one.
+
+        >>> Graphs.owner_of("https://w3id.org/vipkb/graph/private/alice/run/r1")
+        'alice'
+        >>> Graphs.owner_of("https://w3id.org/vipkb/graph/run/r1") is None
+        True
+        """
+        if not str(graph).startswith(cls.PRIVATE):
+            return None
+        return str(graph)[len(cls.PRIVATE):].split("/", 1)[0] or None
+
+    @classmethod
+    def catalog_for(cls, graph: str) -> URIRef:
+        """The graph recording where ``graph`` came from: its owner's catalog if it is private."""
+        owner = cls.owner_of(graph)
+        return URIRef(cls.private_prefix(owner) + "catalog") if owner else cls.CATALOG
+
+    @classmethod
+    def inferred_for(cls, graph: str) -> URIRef:
+        """The graph of the reasoner's inferences about the models of ``graph``: its owner's if it is private."""
+        owner = cls.owner_of(graph)
+        return URIRef(cls.private_prefix(owner) + "inferred") if owner else cls.INFERRED
+
+    @classmethod
+    def is_reserved(cls, graph: str) -> bool:
+        """Whether ``graph`` is written by the knowledge base itself (never by a document)."""
+        return URIRef(graph) in cls.RESERVED or (cls.owner_of(graph) is not None
+                                                 and str(graph) in (str(cls.catalog_for(graph)),
+                                                                    str(cls.inferred_for(graph))))
+
+    @classmethod
+    def for_resource(cls, kind: str, iri: str, *, owner: str | None = None) -> URIRef:
         """Return the graph holding the description of resource ``iri``.
 
         Resources minted under :data:`BASE` keep their path; others get a
-        stable hash so that any IRI maps to one graph.
+        stable hash so that any IRI maps to one graph.  With an ``owner`` the
+        graph is that account's private one.
 
         >>> Graphs.for_resource("model", "https://w3id.org/vipkb/model/brain")
         rdflib.term.URIRef('https://w3id.org/vipkb/graph/model/brain')
+        >>> Graphs.for_resource("run", "https://w3id.org/vipkb/run/r1", owner="alice")
+        rdflib.term.URIRef('https://w3id.org/vipkb/graph/private/alice/run/r1')
         """
         prefix = f"{BASE}{kind}/"
         if iri.startswith(prefix) and re.fullmatch(r"[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*", iri[len(prefix):]):
             local = iri[len(prefix):]
         else:
             local = "h-" + hashlib.sha256(iri.encode()).hexdigest()[:24]
-        return URIRef(f"{BASE}graph/{kind}/{local}")
+        space = cls.private_prefix(owner) if owner else f"{BASE}graph/"
+        return URIRef(f"{space}{kind}/{local}")

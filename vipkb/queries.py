@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyoxigraph as ox
-from rdflib.namespace import DCTERMS
 
 from vipkb.namespaces import PREFIXES, VIP, Graphs, sparql_prefixes
 
@@ -35,6 +34,16 @@ def values(variable: str, iris: Iterable[str]) -> str:
 
 P = sparql_prefixes()
 
+
+def inferred(pattern: str, graph: str = "inferred") -> str:
+    """``pattern`` as the reasoner inferred it: in the inferences graph or an owner's private one (``?graph``).
+
+    In a reader's dataset (:mod:`vipkb.access`) the private inference graphs are that reader's own only.
+    """
+    g = f"?{graph}"
+    return (f"GRAPH {g} {{ {pattern} }} FILTER ({g} = {iri(Graphs.INFERRED)} || "
+            f"(STRSTARTS(STR({g}), {literal(Graphs.PRIVATE)}) && STRENDS(STR({g}), \"/inferred\")))")
+
 IS_INITIALISED = P + f"ASK {{ GRAPH {iri(Graphs.ONTOLOGY)} {{ ?o a owl:Ontology }} }}"
 
 
@@ -51,9 +60,10 @@ def models_in_graphs(graphs: Iterable[str]) -> str:
 
 
 def catalog_records(graphs: Iterable[str]) -> str:
-    """Content hashes recorded for the given graphs."""
-    return P + (f"SELECT ?g ?hash WHERE {{ {values('g', graphs)} "
-                f"GRAPH {iri(Graphs.CATALOG)} {{ ?g dcterms:identifier ?hash }} }}")
+    """Content hashes recorded for the given graphs (in their owners' catalogs for private ones)."""
+    rows = " ".join(f"({iri(g)} {iri(Graphs.catalog_for(g))})" for g in graphs)
+    return P + (f"SELECT ?g ?hash WHERE {{ VALUES (?g ?catalog) {{ {rows} }} "
+                "GRAPH ?catalog { ?g dcterms:identifier ?hash } }")
 
 
 ALL_MODEL_GRAPHS = P + (
@@ -120,7 +130,7 @@ class ModelFilter:
                        f"?l a ?k . ?k rdfs:subClassOf vip:ObjectLayer ; rdfs:label ?kl . "
                        f"FILTER (LCASE(STR(?kl)) = LCASE({literal(self.layer_kind + ' layer')})) }}")
         if self.ready:
-            out.append(f"FILTER EXISTS {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?m }} "
+            out.append(f"FILTER EXISTS {{ {inferred('?model vip:readyFor ?m', 'readyGraph')} "
                        f"FILTER (LCASE(STRAFTER(STR(?m), \"#\")) = LCASE({literal(self.ready)})) }}")
         if self.dynamic is not None:
             out.append(f"FILTER {'NOT ' if not self.dynamic else ''}EXISTS {{ ?model vip:dynamics ?d . "
@@ -149,7 +159,7 @@ WHERE {{
              ?instant vip:hasObjectLayer ?layer .
              ?layer vip:hasLayerPart ?part ; a ?layerKind .
              ?layerKind rdfs:subClassOf vip:ObjectLayer ; rdfs:label ?layerKindLabel . }}
-  OPTIONAL {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?modality }}
+  OPTIONAL {{ {inferred('?model vip:readyFor ?modality')}
              BIND (STRAFTER(STR(?modality), "#") AS ?modalityName) }}
 }}
 GROUP BY ?model ?label ?dynamics ?dimensionality
@@ -191,7 +201,7 @@ SELECT DISTINCT ?model WHERE {{
 
 
 INFERRED_READY = P + f"""
-SELECT ?model ?modality WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ ?model vip:readyFor ?modality }} }}
+SELECT ?model ?modality WHERE {{ {inferred('?model vip:readyFor ?modality')} }}
 ORDER BY ?model ?modality"""
 
 CLASS_COUNTS = P + f"""
@@ -199,14 +209,6 @@ SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE {{
   {values('class', [VIP.ObjectModel, VIP.LayerPart, VIP.Simulator, VIP.SimulationRun, VIP.SimulatedData])}
   OPTIONAL {{ ?s a ?class }}
 }} GROUP BY ?class"""
-
-GRAPH_SIZES = P + f"""
-SELECT ?g (COUNT(*) AS ?n) ?source ?modified WHERE {{
-  GRAPH ?g {{ ?s ?p ?o }}
-  OPTIONAL {{ GRAPH {iri(Graphs.CATALOG)} {{ ?g {iri(str(DCTERMS.source))} ?source ;
-                                              {iri(str(DCTERMS.modified))} ?modified }} }}
-}} GROUP BY ?g ?source ?modified ORDER BY ?g"""
-
 
 MODALITY_REQUIREMENTS = P + (
     "SELECT ?modality ?kind WHERE { ?modality a vip:Modality ; vip:requiresParameterKind ?kind }")
@@ -239,7 +241,7 @@ def model_head(model: str) -> str:
 
 def model_ready(model: str) -> str:
     """Modalities the reasoner found the model ready for."""
-    return P + f"SELECT ?modality WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ {iri(model)} vip:readyFor ?modality }} }}"
+    return P + f"SELECT ?modality WHERE {{ {inferred(f'{iri(model)} vip:readyFor ?modality')} }}"
 
 
 def model_instants(model: str) -> str:
@@ -330,9 +332,10 @@ def logical_files(prefix: str = "", names: Iterable[str] | None = None) -> str:
     """Every logical file whose name starts with ``prefix`` (or is in ``names``), one row per replica."""
     flt = f"FILTER (STRSTARTS(?name, {literal(prefix)}))" if prefix else ""
     block = f"VALUES ?name {{ {' '.join(literal(n) for n in names)} }}" if names is not None else ""
-    return P + f"""SELECT ?file ?name ?sha ?size ?type ?created ?element WHERE {{
+    return P + f"""SELECT ?file ?graph ?name ?sha ?size ?type ?created ?element WHERE {{
   {block}
-  ?file a vip:LogicalFile ; vip:logicalName ?name ; spdx:checksum/spdx:checksumValue ?sha ;
+  GRAPH ?graph {{ ?file a vip:LogicalFile }}
+  ?file vip:logicalName ?name ; spdx:checksum/spdx:checksumValue ?sha ;
         dcat:byteSize ?size ; dcat:mediaType ?type .
   OPTIONAL {{ ?file dcterms:created ?created }}
   OPTIONAL {{ ?file vip:hasReplica/vip:storageElement ?element }}
@@ -348,9 +351,11 @@ def model_file_refs(model: str) -> str:
 def run_head(run: str) -> str:
     """Status, times, backend, agent, simulator, model, seed and failure reason of a run."""
     r = iri(run)
-    return P + f"""SELECT ?label ?status ?started ?ended ?backend ?agent ?simulator ?version ?model ?seed ?reason
+    return P + f"""SELECT ?graph ?label ?status ?started ?ended ?backend ?agent ?simulator ?version ?model ?seed
+       ?reason
 WHERE {{
-  {r} a vip:SimulationRun ; rdfs:label ?label ; vip:runStatus ?status ; prov:used ?model ;
+  GRAPH ?graph {{ {r} a vip:SimulationRun }}
+  {r} rdfs:label ?label ; vip:runStatus ?status ; prov:used ?model ;
       prov:wasAssociatedWith ?simulator . ?simulator a vip:Simulator .
   OPTIONAL {{ {r} prov:wasAssociatedWith ?agent . ?agent a prov:Person }}
   OPTIONAL {{ {r} prov:startedAtTime ?started }} OPTIONAL {{ {r} prov:endedAtTime ?ended }}
@@ -378,11 +383,15 @@ def run_outputs(run: str) -> str:
   ?d vip:relativePath ?path ; vip:logicalFile/vip:logicalName ?name }} ORDER BY ?path"""
 
 
-def runs(status: str | None = None) -> str:
-    """Every run, newest first, with status, simulator, model and times."""
+def runs(status: str | None = None, *, owner: str | None = None) -> str:
+    """Every run (optionally of one status, or private to ``owner``), newest first, with status, simulator,
+    model and times."""
     flt = f"FILTER (?status = {iri(status)})" if status else ""
-    return P + f"""SELECT ?run ?label ?status ?simulator ?model ?started ?ended ?backend WHERE {{
-  ?run a vip:SimulationRun ; rdfs:label ?label ; vip:runStatus ?status ; prov:used ?model ;
+    if owner:
+        flt += f" FILTER (STRSTARTS(STR(?graph), {literal(Graphs.private_prefix(owner))}))"
+    return P + f"""SELECT ?run ?graph ?label ?status ?simulator ?model ?started ?ended ?backend WHERE {{
+  GRAPH ?graph {{ ?run a vip:SimulationRun }}
+  ?run rdfs:label ?label ; vip:runStatus ?status ; prov:used ?model ;
        prov:wasAssociatedWith ?simulator . ?simulator a vip:Simulator .
   OPTIONAL {{ ?run prov:startedAtTime ?started }} OPTIONAL {{ ?run prov:endedAtTime ?ended }}
   OPTIONAL {{ ?run vip:executionBackend ?backend }} {flt} }} ORDER BY DESC(?started) ?run"""
@@ -415,7 +424,7 @@ def data_files(data: str) -> str:
 def inferred_about(resource: str) -> str:
     """What the reasoner inferred about a resource, as triples."""
     r = iri(resource)
-    return P + f"CONSTRUCT {{ {r} ?p ?o }} WHERE {{ GRAPH {iri(Graphs.INFERRED)} {{ {r} ?p ?o }} }}"
+    return P + f"CONSTRUCT {{ {r} ?p ?o }} WHERE {{ {inferred(f'{r} ?p ?o')} }}"
 
 
 def about(resource: str) -> str:

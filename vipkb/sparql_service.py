@@ -2,7 +2,8 @@
 
 The web layer (``webapp/sparql.py``) parses the protocol and checks who may
 update; this module evaluates a query with a time limit and a result-size
-limit and serialises the answer.  Queries run on a small pool of threads
+limit, on the graphs its caller may read (:mod:`vipkb.access`), and
+serialises the answer.  Queries run on a small pool of threads
 (Oxigraph releases the GIL while it evaluates), so a request never waits
 longer than the time limit; a query that overruns keeps its slot until it
 ends (Oxigraph cannot abandon an evaluation); a query waits for a free slot
@@ -20,11 +21,13 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from vipkb.access import Reader, ScopedStore
 from vipkb.errors import QueryError, QueryTimeoutError
 from vipkb.kb import CommitResult, KnowledgeBase
 from vipkb.namespaces import with_prefixes
 from vipkb.resources_rdf import RDF_TYPES
 from vipkb.results import QueryResult
+from vipkb.stores import Dataset
 
 __all__ = ["GRAPH_TYPES", "RESULT_TYPES", "SparqlEndpoint", "SparqlLimits", "serialize"]
 
@@ -93,14 +96,25 @@ class SparqlEndpoint:
         if len(text.encode()) > self.limits.max_query_bytes:
             raise QueryError(f"the request is longer than {self.limits.max_query_bytes:,} bytes")
 
-    def _evaluate(self, text: str) -> QueryResult:
+    def _evaluate(self, text: str, reader: Reader, dataset: Dataset | None) -> QueryResult:
         try:
-            return self.kb.store.query(text, max_results=self.limits.max_results, timeout=self.limits.timeout)
+            return ScopedStore(self.kb.store, reader).query(text, max_results=self.limits.max_results,
+                                                           timeout=self.limits.timeout, dataset=dataset)
         finally:
             self._slots.release()
 
-    def query(self, text: str) -> QueryResult:
-        """Evaluate a SPARQL query (the usual prefixes predeclared).
+    def query(self, text: str, *, reader: Reader | None = None, dataset: Dataset | None = None) -> QueryResult:
+        """Evaluate a SPARQL query (the usual prefixes predeclared) on what ``reader`` may see.
+
+        Parameters
+        ----------
+        text
+            The query.
+        reader
+            Who asks (default: an anonymous visitor): other users' private graphs are out of the dataset.
+        dataset
+            The protocol's ``default-graph-uri``/``named-graph-uri`` graphs (replacing the query's
+            ``FROM``/``FROM NAMED``); graphs the reader may not read look empty.
 
         Raises
         ------
@@ -116,7 +130,7 @@ class SparqlEndpoint:
         # Waiting for a slot counts against the same time limit as the evaluation itself.
         if not self._slots.acquire(timeout=self.limits.timeout):
             raise QueryTimeoutError(f"every query slot stayed busy for {self.limits.timeout:g} s; retry in a moment")
-        future = self._pool.submit(self._evaluate, with_prefixes(text))
+        future = self._pool.submit(self._evaluate, with_prefixes(text), reader or Reader(), dataset)
         try:
             return future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:

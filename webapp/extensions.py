@@ -1,4 +1,10 @@
-"""What the app holds once: the knowledge base (one store handle per app) and a persistent secret key."""
+"""What the app holds once: the knowledge base (one store handle per app) and a persistent secret key.
+
+Pages read the knowledge base through :func:`get_kb`, the view of the
+current caller: other users' private graphs are not in it (see
+:mod:`vipkb.access`).  :func:`whole_kb` is for writes and administration,
+after the caller's rights have been checked.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
+from vipkb.access import Reader
 from vipkb.config import Settings
 from vipkb.kb import KnowledgeBase
 
-__all__ = ["get_kb", "init_app"]
+__all__ = ["current_reader", "get_kb", "init_app", "whole_kb"]
 
 
 def _secret_key(app: Flask) -> str:
@@ -38,6 +45,19 @@ def init_app(app: Flask, *, kb: KnowledgeBase | None = None) -> None:
     app.extensions["vipkb"] = kb
 
 
-def get_kb() -> KnowledgeBase:
-    """The knowledge base of the current app."""
+def whole_kb() -> KnowledgeBase:
+    """The app's whole knowledge base: for writes and administrators, once the caller's rights are checked."""
     return current_app.extensions["vipkb"]
+
+
+def current_reader() -> Reader:
+    """Who reads in the current request (set by :mod:`webapp.auth` before the view runs)."""
+    return Reader.of(g.get("account"))
+
+
+def get_kb() -> KnowledgeBase:
+    """The knowledge base as the current caller may see it: other users' private graphs left out."""
+    view = g.get("vipkb_view")
+    if view is None:
+        view = g.vipkb_view = whole_kb().for_reader(current_reader())
+    return view

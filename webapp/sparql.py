@@ -16,7 +16,9 @@ from vipkb.errors import QueryError
 from vipkb.results import term_text
 from vipkb.sparql_examples import EXAMPLES
 from vipkb.sparql_service import GRAPH_TYPES, RESULT_TYPES, SparqlEndpoint, SparqlLimits, serialize
+from vipkb.stores import Dataset
 from webapp.auth import API_KEY_HEADER, csrf, csrf_exempt, current_account
+from webapp.extensions import current_reader
 
 __all__ = ["bp", "init_app"]
 
@@ -58,11 +60,20 @@ def _operation() -> tuple[str, str] | None:
                "or a form (application/x-www-form-urlencoded)")
 
 
-def _check_dataset() -> None:
-    if any(k in request.values for k in ("default-graph-uri", "named-graph-uri", "using-graph-uri",
-                                         "using-named-graph-uri")):
-        abort(400, "dataset parameters are not supported; name graphs with FROM / FROM NAMED (or GRAPH) "
-                   "in the query: the default graph is the union of all graphs")
+def _dataset(kind: str) -> Dataset | None:
+    """The protocol's dataset parameters of a query (None: the union of every graph the caller may read)."""
+    if kind == "update":
+        if any(k in request.values for k in ("using-graph-uri", "using-named-graph-uri")):
+            abort(400, "using-graph-uri and using-named-graph-uri are not supported; name the graphs with "
+                       "USING / WITH / GRAPH in the update")
+        return None
+    default, named = request.values.getlist("default-graph-uri"), request.values.getlist("named-graph-uri")
+    if not default and not named:
+        return None
+    bad = [g for g in default + named if not g.startswith(("http://", "https://", "urn:"))]
+    if bad:
+        abort(400, f"not a graph IRI: {bad[0]!r}")
+    return Dataset(default=tuple(default), named=tuple(named))
 
 
 def _update(text: str):
@@ -89,10 +100,10 @@ def sparql():
     kind, text = operation
     if not text.strip():
         raise QueryError(f"the {kind} is empty")
-    _check_dataset()
+    dataset = _dataset(kind)
     if kind == "update":
         return _update(text)
-    result = _endpoint().query(text)
+    result = _endpoint().query(text, reader=current_reader(), dataset=dataset)
     offered = list(GRAPH_TYPES if result.kind == "graph" else RESULT_TYPES)
     # No Accept header means anything; */* picks the first offered type (werkzeug breaks ties in list order).
     best = request.accept_mimetypes.best_match([*offered, "text/html"]) if request.accept_mimetypes else offered[0]

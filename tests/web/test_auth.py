@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from flask import jsonify
 
+from tests.web.conftest import PASSWORD, csrf_token, login
 from vipkb.accounts import ROLES, AccountStore
 from vipkb.errors import AccountError
 from webapp import create_app
 from webapp.auth import LOGIN_FAILED, LOGIN_WINDOW_S, csrf_exempt, current_account, require_role, safe_next
 
-PASSWORD = "correct horse battery staple"
 #: One account per role.
 NAMES = {"user": "ursula", "annotator": "anna", "administrator": "adam"}
 
@@ -74,18 +74,6 @@ def app(web_kb, accounts):
     return app
 
 
-def _token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _login(client, name: str, password: str = PASSWORD, *, ip: str = "127.0.0.1", next: str | None = None):
-    data = {"name": name, "password": password, "csrf_token": _token(client)}
-    if next is not None:
-        data["next"] = next
-    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
-
-
 def _whoami_name(client, **kwargs) -> str | None:
     return client.get("/_test/whoami", **kwargs).get_json()["name"]
 
@@ -99,7 +87,7 @@ def _message(response) -> str | None:
 
 def test_login_starts_a_session_shown_in_the_header(client):
     assert "Sign in" in client.get("/").get_data(as_text=True)
-    response = _login(client, "ursula")
+    response = login(client, "ursula")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert _whoami_name(client) == "ursula"
     page = client.get("/").get_data(as_text=True)
@@ -107,7 +95,7 @@ def test_login_starts_a_session_shown_in_the_header(client):
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client):
-    cookies = _login(client, "ursula").headers.getlist("Set-Cookie")
+    cookies = login(client, "ursula").headers.getlist("Set-Cookie")
     session_cookie = next(c for c in cookies if c.startswith("session="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
     assert "Secure" not in session_cookie  # served on http://127.0.0.1 by default
@@ -116,7 +104,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
 def test_login_renews_the_session(client):
     with client.session_transaction() as s:
         s["planted"] = "by an attacker"
-    _login(client, "ursula")
+    login(client, "ursula")
     with client.session_transaction() as s:
         assert "planted" not in s and s["account"] == "ursula"
 
@@ -127,7 +115,7 @@ def test_login_renews_the_session(client):
     ("Not A Valid Name!", PASSWORD),
 ])
 def test_failed_login_says_the_same_whatever_the_reason(client, accounts, name, password):
-    response = _login(client, name, password)
+    response = login(client, name, password)
     assert response.status_code == 401
     assert _message(response) == LOGIN_FAILED
     assert _whoami_name(client) is None
@@ -135,7 +123,7 @@ def test_failed_login_says_the_same_whatever_the_reason(client, accounts, name, 
 
 def test_disabled_account_cannot_sign_in_and_is_told_nothing_more(client, accounts):
     accounts.disable("ursula")
-    response = _login(client, "ursula")
+    response = login(client, "ursula")
     assert response.status_code == 401 and _message(response) == LOGIN_FAILED
 
 
@@ -146,10 +134,10 @@ def test_login_without_csrf_token_is_refused(client):
 
 
 def test_logout_needs_the_csrf_token(client):
-    _login(client, "ursula")
+    login(client, "ursula")
     assert client.post("/logout").status_code == 400
     assert _whoami_name(client) == "ursula"
-    response = client.post("/logout", data={"csrf_token": _token(client, "/")})
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     assert response.status_code == 302
     assert _whoami_name(client) is None
 
@@ -159,7 +147,7 @@ def test_logout_needs_the_csrf_token(client):
     "/\t/evil.example", "javascript:alert(1)", "evil.example", "",
 ])
 def test_login_refuses_to_redirect_off_site(client, target):
-    response = _login(client, "ursula", next=target)
+    response = login(client, "ursula", next=target)
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert safe_next(target) is None
 
@@ -172,7 +160,7 @@ def test_login_returns_to_the_page_that_asked(client):
     page = client.get(login_url).get_data(as_text=True)
     target = re.search(r'name="next" value="([^"]+)"', page).group(1)
     assert target == "/_test/user?x=1"
-    response = _login(client, "ursula", next=target)
+    response = login(client, "ursula", next=target)
     assert response.headers["Location"] == "/_test/user?x=1"
     assert client.get("/_test/user?x=1").get_data(as_text=True) == "ok"
 
@@ -182,43 +170,43 @@ def test_login_returns_to_the_page_that_asked(client):
 def test_sixth_attempt_on_a_name_is_refused_even_with_the_right_password(client):
     # Each failure from its own address, so that only the per-name limit can trigger.
     for i in range(5):
-        assert _login(client, "ursula", "wrong password!", ip=f"10.0.0.{i}").status_code == 401
-    response = _login(client, "ursula", ip="10.0.0.99")
+        assert login(client, "ursula", "wrong password!", ip=f"10.0.0.{i}").status_code == 401
+    response = login(client, "ursula", ip="10.0.0.99")
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) == LOGIN_WINDOW_S
     assert _whoami_name(client) is None
-    assert _login(client, "anna", ip="10.0.0.99").status_code == 302  # other names are not affected
+    assert login(client, "anna", ip="10.0.0.99").status_code == 302  # other names are not affected
 
 
 def test_an_address_with_five_failures_is_refused_for_every_name(client):
     for i in range(5):
-        assert _login(client, f"guess{i}", PASSWORD, ip="192.0.2.7").status_code == 401
-    response = _login(client, "anna", ip="192.0.2.7")
+        assert login(client, f"guess{i}", PASSWORD, ip="192.0.2.7").status_code == 401
+    response = login(client, "anna", ip="192.0.2.7")
     assert response.status_code == 429 and "Retry-After" in response.headers
-    assert _login(client, "anna", ip="192.0.2.8").status_code == 302  # other addresses are not affected
+    assert login(client, "anna", ip="192.0.2.8").status_code == 302  # other addresses are not affected
 
 
 def test_the_limit_lifts_after_the_window(client, clock):
     for i in range(5):
-        _login(client, "ursula", "wrong password!", ip=f"10.0.0.{i}")
-    assert _login(client, "ursula").status_code == 429
+        login(client, "ursula", "wrong password!", ip=f"10.0.0.{i}")
+    assert login(client, "ursula").status_code == 429
     clock.now += LOGIN_WINDOW_S + 1
-    assert _login(client, "ursula").status_code == 302
+    assert login(client, "ursula").status_code == 302
 
 
 def test_success_clears_the_names_failures(client):
     for i in range(4):
-        _login(client, "ursula", "wrong password!", ip=f"10.0.1.{i}")
-    assert _login(client, "ursula", ip="10.0.1.50").status_code == 302
+        login(client, "ursula", "wrong password!", ip=f"10.0.1.{i}")
+    assert login(client, "ursula", ip="10.0.1.50").status_code == 302
     for i in range(4):
-        _login(client, "ursula", "wrong password!", ip=f"10.0.2.{i}")
-    assert _login(client, "ursula", ip="10.0.2.50").status_code == 302  # 8 failures in all, 4 since success
+        login(client, "ursula", "wrong password!", ip=f"10.0.2.{i}")
+    assert login(client, "ursula", ip="10.0.2.50").status_code == 302  # 8 failures in all, 4 since success
 
 
 # -- sessions follow the account -------------------------------------------------------------------------------
 
 def test_disabled_account_session_stops_at_the_next_request(client, accounts):
-    _login(client, "ursula")
+    login(client, "ursula")
     assert _whoami_name(client) == "ursula"
     accounts.disable("ursula")
     assert _whoami_name(client) is None
@@ -227,14 +215,14 @@ def test_disabled_account_session_stops_at_the_next_request(client, accounts):
 
 
 def test_role_change_takes_effect_at_the_next_request(client, accounts):
-    _login(client, "ursula")
+    login(client, "ursula")
     assert client.get("/_test/annotator").status_code == 403
     accounts.set_role("ursula", "annotator")
     assert client.get("/_test/annotator").status_code == 200
 
 
 def test_session_does_not_carry_over_to_a_recreated_account(client, accounts, clock):
-    _login(client, "ursula")
+    login(client, "ursula")
     accounts.delete("ursula")
     clock.now += 1
     accounts.create_user("ursula", "administrator", "another long passphrase")
@@ -254,9 +242,9 @@ def test_api_key_requests_need_no_csrf_token_but_sessions_do(client, accounts):
     _, key = accounts.issue_key("anna")
     assert client.post("/_test/write", headers={"apikey": key}).get_json()["name"] == "anna"
     assert client.post("/_test/write", json={}).status_code == 400  # a program without key or session
-    _login(client, "ursula")
+    login(client, "ursula")
     assert client.post("/_test/write").status_code == 400
-    assert client.post("/_test/write", headers={"X-CSRFToken": _token(client, "/")}).get_json()["name"] == "ursula"
+    assert client.post("/_test/write", headers={"X-CSRFToken": csrf_token(client, "/")}).get_json()["name"] == "ursula"
 
 
 def test_an_exempt_view_takes_posts_without_token(client):
@@ -282,7 +270,7 @@ def test_invalid_or_revoked_key_is_a_401_in_json(client, accounts):
 
 
 def test_a_bad_key_does_not_fall_back_to_the_session(client):
-    _login(client, "ursula")
+    login(client, "ursula")
     assert client.get("/_test/whoami", headers={"apikey": "vk_deadbeef_" + "A" * 43}).status_code == 401
 
 
@@ -305,7 +293,7 @@ def _expected(caller: str, needed: str) -> int:
 
 @pytest.mark.parametrize("caller, needed", MATRIX)
 def test_require_role_with_a_session(client, caller, needed):
-    _login(client, NAMES[caller])
+    login(client, NAMES[caller])
     response = client.get(f"/_test/{needed}", headers={"Accept": "application/json"})
     assert response.status_code == _expected(caller, needed)
     if response.status_code == 403:

@@ -112,8 +112,9 @@ def test_bad_queries_and_formats_get_specific_errors(server):
     assert status == 406 and "offered: application/sparql-results+json" in body
     status, _, body = _http(server, data=b"x=1", headers={"Content-Type": "text/plain"})
     assert status == 415 and "application/sparql-query" in body
-    status, _, body = _http(server + "?" + urllib.parse.urlencode({"query": MODELS, "default-graph-uri": "urn:g"}))
-    assert status == 400 and "FROM NAMED" in body
+    status, _, body = _http(server, data=urllib.parse.urlencode({"update": "CLEAR ALL",
+                                                                 "using-graph-uri": "urn:g"}).encode())
+    assert status == 400 and "using-graph-uri" in body
     status, _, body = _http(server + "?" + urllib.parse.urlencode({"update": "CLEAR ALL"}))
     assert status == 405
 

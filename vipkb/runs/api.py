@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from vipkb import queries
+from vipkb.access import Reader
 from vipkb.backends import open_backend
 from vipkb.errors import ParameterError, SimulationError, UnknownResourceError, VipkbError
 from vipkb.execution.balancer import BatchRecord, RunStopped, run_batches
 from vipkb.kb import KnowledgeBase
 from vipkb.matching import find_matches
 from vipkb.models.repository import resolve_model
+from vipkb.namespaces import Graphs
 from vipkb.results import term_text
 from vipkb.runs import assemble
 from vipkb.runs.provenance import STATUS, TaskTiming, data_document, run_document
@@ -77,6 +79,8 @@ class RunSummary:
     started: str
     ended: str
     backend: str
+    #: The account a private run belongs to (None: public).
+    private_to: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -104,7 +108,10 @@ class RunDetails:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, str]] = field(default_factory=list)
     checkpointed: int = 0
-    owner: dict[str, Any] | None = None
+    #: The process executing the run now (host, pid, heartbeat), if any.
+    orchestrator: dict[str, Any] | None = None
+    #: The account a private run belongs to (None: public).
+    private_to: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -115,10 +122,11 @@ class RunDetails:
 
 
 def plan_run(kb: KnowledgeBase, model: str, simulator: str, values: dict[str, Any] | None = None, *,
-             seed: int = 0, instants: list[tuple[int, int]] | None = None) -> RunSpec:
+             seed: int = 0, instants: list[tuple[int, int]] | None = None, owner: str | None = None) -> RunSpec:
     """A run of ``simulator`` on ``model`` (every compatible instant, or those given).
 
-    Compatibility comes from the same SPARQL query as ``vipkb match``.
+    Compatibility comes from the same SPARQL query as ``vipkb match``.  With
+    an ``owner`` the run is private to that account (see :mod:`vipkb.access`).
 
     Raises
     ------
@@ -144,16 +152,18 @@ def plan_run(kb: KnowledgeBase, model: str, simulator: str, values: dict[str, An
     if missing:
         raise SimulationError(f"{cls.name} cannot simulate instant(s) {', '.join(missing)} of {iri}")
     return RunSpec.build(model=iri, simulator=cls.name, version=cls.version, values=parameters.as_dict(),
-                         seed=seed, instants=chosen)
+                         seed=seed, instants=chosen, owner=owner)
 
 
 def plan_campaign(kb: KnowledgeBase, *, where: str | None = None, modality: str | None = None,
-                  model: str | None = None, simulator: str | None = None, seed: int = 0) -> list[RunSpec]:
+                  model: str | None = None, simulator: str | None = None, seed: int = 0,
+                  owner: str | None = None) -> list[RunSpec]:
     """One run per compatible (model version, simulator) pair found by the SPARQL query.
 
     The instants of a pair go into the same run (a 3D+t model gives one run and one time series).
     ``where`` is a SPARQL filter expression over the query's variables (see
-    :func:`vipkb.matching.find_matches`); simulators default parameters.
+    :func:`vipkb.matching.find_matches`); simulators default parameters.  With an ``owner`` the runs are
+    private to that account.
     """
     pairs: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for m in find_matches(kb, modality=modality, model=model, where=where):
@@ -163,7 +173,8 @@ def plan_campaign(kb: KnowledgeBase, *, where: str | None = None, modality: str 
     for (iri, name), instants in sorted(pairs.items()):
         cls = get_simulator(name)
         specs.append(RunSpec.build(model=iri, simulator=name, version=cls.version,
-                                   values=cls().parameters().as_dict(), seed=seed, instants=instants))
+                                   values=cls().parameters().as_dict(), seed=seed, instants=instants,
+                                   owner=owner))
     return specs
 
 
@@ -204,7 +215,7 @@ def _write_status(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, st
     ended = time.time() if status in ("succeeded", "failed", "killed") else None
     doc = run_document(spec, status=status, agent=agent, backend=backend, started=started, ended=ended,
                        reason=reason, tasks=_timings(workdir) if ended else [], label=_label(spec))
-    with kb.transaction() as tx:
+    with kb.transaction(owner=spec.owner) as tx:
         tx.put(doc)
 
 
@@ -356,7 +367,7 @@ def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend
     created: list[tuple[str, str]] = []
     try:
         files = assemble.outputs(works, per_instant)
-        with kb.transaction() as tx:
+        with kb.transaction(owner=spec.owner) as tx:
             records = {path: catalog.put(tx, f"run/{spec.id}/{path}", data, created=created)
                        for path, data in files.items()}
             for output in assemble.annotations(works, files, records):
@@ -376,15 +387,16 @@ def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend
 # -- inspection and kill ------------------------------------------------------
 
 
-def list_runs(kb: KnowledgeBase, *, status: str | None = None) -> list[RunSummary]:
-    """Every run (optionally of one status), newest first."""
+def list_runs(kb: KnowledgeBase, *, status: str | None = None, owner: str | None = None) -> list[RunSummary]:
+    """Every run the knowledge base (view) holds (optionally of one status, or private to ``owner``), newest first."""
     if status is not None and status not in STATUS:
         raise UnknownResourceError(f"unknown run status {status!r}; use one of {', '.join(STATUS)}")
-    rows = kb.store.query(queries.runs(str(STATUS[status]) if status else None))
+    rows = kb.store.query(queries.runs(str(STATUS[status]) if status else None, owner=owner))
     return [RunSummary(id=r["run"].value.rsplit("/run/", 1)[-1], label=r["label"].value,
                        status=_STATUS_NAME[r["status"].value], simulator=r["simulator"].value.rsplit("/", 1)[-1],
                        model=r["model"].value.rsplit("/model/", 1)[-1], started=term_text(r.get("started")),
-                       ended=term_text(r.get("ended")), backend=term_text(r.get("backend")))
+                       ended=term_text(r.get("ended")), backend=term_text(r.get("backend")),
+                       private_to=Graphs.owner_of(r["graph"].value))
             for r in rows]
 
 
@@ -412,7 +424,8 @@ def show_run(kb: KnowledgeBase, ref: str) -> RunDetails:
         model=head["model"].value, seed=int(head["seed"].value) if head.get("seed") else None,
         backend=term_text(head.get("backend")), agent=term_text(head.get("agent")).rsplit("/", 1)[-1],
         started=term_text(head.get("started")), ended=term_text(head.get("ended")),
-        reason=term_text(head.get("reason")), checkpointed=len(workdir.done()), owner=workdir.owner())
+        reason=term_text(head.get("reason")), checkpointed=len(workdir.done()), orchestrator=workdir.owner(),
+        private_to=Graphs.owner_of(head["graph"].value))
     details.settings = {r["name"].value: r["value"].value for r in kb.store.query(queries.run_settings(iri))}
     for r in kb.store.query(queries.run_tasks(iri)):
         t0, t1 = _timestamp(r["started"]), _timestamp(r["ended"])
@@ -442,21 +455,31 @@ def stop_orchestrator(runs_dir: str | Path, ref: str, *, reason: str = "killed b
     return True
 
 
-def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "killed by request") -> str:
+def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "killed by request",
+             reader: Reader | None = None) -> str:
     """Stop a queued or running run; return its status afterwards (``killed``, or ``running`` if it did not stop).
 
     A live orchestrator sees the request within a second, cancels the run's
     tasks and records the run as killed (its checkpoints stay, so the run
     can be resumed).  A run whose orchestrator is gone is marked killed here.
+    With a ``reader`` (a web or API caller), the run must be one that reader
+    may change: its own private run, or any run for an administrator.
 
     Raises
     ------
     UnknownResourceError
-        If there is no such run.
+        If there is no such run (or the reader may not see it).
+    AccessDeniedError
+        If the reader may see the run but not kill it.
     SimulationError
         If the run already succeeded or failed.
     """
     run_id = _run_id(ref)
+    if reader is not None:
+        head = _head(kb.for_reader(reader), run_id)
+        if head is None:
+            raise UnknownResourceError(f"no run {ref!r}; `vipkb runs` lists them")
+        reader.check_may_change(Graphs.owner_of(head["graph"].value), f"run {run_id}")
     status = _status(kb, run_id)
     if status is None:
         raise UnknownResourceError(f"no run {ref!r}; `vipkb runs` lists them")

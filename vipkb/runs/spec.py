@@ -2,7 +2,9 @@
 
 The run's identifier is a digest of all that, so asking for the same run
 twice finds the first one (its checkpoints, its results) instead of
-computing it again; a different seed or parameter is a different run.
+computing it again; a different seed or parameter is a different run.  A
+private run also names its owner: two users' private runs of the same
+inputs are two runs, each visible to its owner only.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class RunSpec:
         The run's seed.
     instants
         ``(time point, instant)`` pairs to simulate, in order.
+    owner
+        The account a private run belongs to (its records go to that account's private graphs);
+        None for a public run.
     """
 
     model: str
@@ -63,14 +68,15 @@ class RunSpec:
     parameters: tuple[tuple[str, str], ...]
     seed: int
     instants: tuple[tuple[int, int], ...]
+    owner: str | None = None
 
     @classmethod
     def build(cls, *, model: str, simulator: str, version: str, values: dict[str, Any], seed: int,
-              instants: list[tuple[int, int]]) -> RunSpec:
+              instants: list[tuple[int, int]], owner: str | None = None) -> RunSpec:
         """A spec from checked parameter values (every parameter, as :meth:`SimulationParameters.as_dict` gives)."""
         params = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in values.items()))
         return cls(model=model, simulator=simulator, version=version, parameters=params, seed=seed,
-                   instants=tuple(sorted(instants)))
+                   instants=tuple(sorted(instants)), owner=owner)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -96,12 +102,15 @@ class RunSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``spec.json`` of the run directory holds)."""
-        return {"model": self.model, "simulator": self.simulator, "version": self.version,
+        data = {"model": self.model, "simulator": self.simulator, "version": self.version,
                 "parameters": self.values, "seed": self.seed, "instants": [list(i) for i in self.instants]}
+        if self.owner is not None:  # public runs keep the identifiers they always had
+            data["owner"] = self.owner
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         """Inverse of :meth:`as_dict`."""
         return cls.build(model=data["model"], simulator=data["simulator"], version=data["version"],
                          values=data["parameters"], seed=int(data["seed"]),
-                         instants=[(int(t), int(i)) for t, i in data["instants"]])
+                         instants=[(int(t), int(i)) for t, i in data["instants"]], owner=data.get("owner"))

@@ -15,6 +15,7 @@ element (:class:`vipkb.files.FileStore`), so identical content is stored once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from vipkb.documents import Document
 from vipkb.errors import StoreError, UnknownResourceError
 from vipkb.files import sha256
 from vipkb.kb import KnowledgeBase, Transaction
-from vipkb.namespaces import SPDX, VIP
+from vipkb.namespaces import SPDX, VIP, Graphs
 from vipkb.storage.cache import FileCache
 from vipkb.storage.names import MEDIA, check_lfn, file_iri, media_type, storage_element_iri
 from vipkb.storage.replicas import FileRef, ReadProblem, element, fetch
@@ -54,6 +55,8 @@ class FileRecord:
         Names of the storage elements holding a copy.
     created
         When the file was first catalogued (``xsd:dateTime`` text).
+    owner
+        The account the file is private to (None: public).
     """
 
     lfn: str
@@ -62,6 +65,7 @@ class FileRecord:
     media_type: str
     replicas: tuple[str, ...]
     created: str = ""
+    owner: str | None = None
 
     @property
     def iri(self) -> str:
@@ -72,7 +76,7 @@ class FileRecord:
         """JSON-ready form."""
         return {"lfn": self.lfn, "sha256": self.sha256, "size": self.size,
                 "media_type": self.media_type.removeprefix(MEDIA), "replicas": list(self.replicas),
-                "created": self.created}
+                "created": self.created, "owner": self.owner}
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ class FileCatalog:
         known = self.records(names=[lfn])
         created_at = known[0].created if known and known[0].sha256 == digest and known[0].created else _now()
         record = FileRecord(lfn=lfn, sha256=digest, size=len(data), media_type=media or media_type(lfn),
-                            replicas=tuple(replicas), created=created_at)
+                            replicas=tuple(replicas), created=created_at, owner=tx.owner)
         tx.put(file_document(record), skip_unchanged=True)
         return record
 
@@ -186,7 +190,8 @@ class FileCatalog:
         for r in self.kb.store.query(query):
             entry = rows.setdefault(r["name"].value, {
                 "sha256": r["sha"].value, "size": int(r["size"].value), "media_type": r["type"].value,
-                "created": r["created"].value if r.get("created") else "", "replicas": []})
+                "created": r["created"].value if r.get("created") else "", "replicas": [],
+                "owner": Graphs.owner_of(r["graph"].value)})
             if r.get("element"):
                 entry["replicas"].append(r["element"].value.rsplit("/", 1)[-1])
         return [FileRecord(lfn=name, replicas=tuple(e.pop("replicas")), **e) for name, e in rows.items()]
@@ -288,13 +293,12 @@ class FileCatalog:
                 replicas = tuple(dict.fromkeys([n for n in record.replicas if n not in lost] +
                                                [n for n in self.elements if n in have]))
                 if replicas != record.replicas:
-                    changed.append(FileRecord(lfn=record.lfn, sha256=record.sha256, size=record.size,
-                                              media_type=record.media_type, replicas=replicas,
-                                              created=record.created))
+                    changed.append(dataclasses.replace(record, replicas=replicas))
             if progress is not None:
                 progress(record)
-        if changed:
-            with self.kb.transaction() as tx:
+        for owner in sorted({r.owner or "" for r in changed}):
+            with self.kb.transaction(owner=owner or None) as tx:  # private entries stay in their owner's graphs
                 for record in changed:
-                    tx.put(file_document(record))
+                    if (record.owner or "") == owner:
+                        tx.put(file_document(record))
         return done

@@ -15,12 +15,29 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 import pyoxigraph as ox
 
 from vipkb.config import Settings
 from vipkb.results import QueryResult
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The graphs a query sees, replacing any ``FROM``/``FROM NAMED`` of the query.
+
+    Attributes
+    ----------
+    default
+        Graph IRIs whose union is the default graph.
+    named
+        Graph IRIs that ``GRAPH`` patterns range over.
+    """
+
+    default: tuple[str, ...]
+    named: tuple[str, ...]
 
 
 class Store(ABC):
@@ -35,11 +52,14 @@ class Store(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None,
+              dataset: Dataset | None = None) -> QueryResult:
         """Evaluate a SPARQL query; raise :class:`~vipkb.errors.QueryError` if malformed.
 
         ``max_results`` caps rows or triples (:class:`~vipkb.errors.ResultTooLargeError` beyond);
-        ``timeout`` bounds the wait for a remote endpoint (the embedded store evaluates in process).
+        ``timeout`` bounds the wait for a remote endpoint (the embedded store evaluates in process);
+        ``dataset`` restricts the graphs the query sees (by default: every graph, their union
+        being the default graph).
         """
 
     @abstractmethod
@@ -62,8 +82,9 @@ class Store(ABC):
         """Release handles; the store must not be used afterwards."""
 
     def named_graphs(self) -> list[ox.NamedNode]:
-        """IRIs of every non-empty named graph, sorted."""
-        res = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g")
+        """IRIs of every named graph, sorted."""
+        # ``GRAPH ?g {}`` ranges over the dataset's graph names without reading their statements.
+        res = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } } ORDER BY ?g")
         return [r["g"] for r in res if isinstance(r.get("g"), ox.NamedNode)]
 
     def quad_count(self) -> int:

@@ -9,7 +9,7 @@ import pyoxigraph as ox
 
 from vipkb.errors import QueryError, ResultTooLargeError, StoreError
 from vipkb.results import QueryResult
-from vipkb.stores import Store
+from vipkb.stores import Dataset, Store
 
 
 class EmbeddedStore(Store):
@@ -43,10 +43,15 @@ class EmbeddedStore(Store):
         """The underlying pyoxigraph store, for bulk operations and benchmarks."""
         return self._store
 
-    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None,
+              dataset: Dataset | None = None) -> QueryResult:
+        if dataset is None:
+            scope: dict = {"use_default_graph_as_union": True}
+        else:
+            scope = {"default_graph": [ox.NamedNode(g) for g in dataset.default],
+                     "named_graphs": [ox.NamedNode(g) for g in dataset.named]}
         try:
-            return QueryResult.from_oxigraph(self._store.query(sparql, use_default_graph_as_union=True),
-                                             max_results=max_results)
+            return QueryResult.from_oxigraph(self._store.query(sparql, **scope), max_results=max_results)
         except ResultTooLargeError as err:
             message = str(err)  # raised again below, once this traceback (and the solutions it holds) is gone
         except SyntaxError as err:
@@ -63,6 +68,10 @@ class EmbeddedStore(Store):
             raise QueryError(f"malformed SPARQL update: {err}") from None
         except OSError as err:
             raise StoreError(f"store error while updating: {err}") from None
+
+    def named_graphs(self) -> list[ox.NamedNode]:
+        # Oxigraph keeps an index of graph names: no scan of the quads.
+        return sorted(self._store.named_graphs(), key=lambda g: g.value)
 
     def graph_triples(self, graph: ox.NamedNode) -> list[ox.Triple]:
         return [q.triple for q in self._store.quads_for_pattern(None, None, None, graph)]

@@ -21,8 +21,9 @@ from SPARQLWrapper import JSON, POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
 from vipkb.errors import QueryError, StoreError
+from vipkb.namespaces import Graphs
 from vipkb.results import QueryResult
-from vipkb.stores import Store
+from vipkb.stores import Dataset, Store
 
 _TIMEOUT_S = 120
 
@@ -61,9 +62,17 @@ class RemoteStore(Store):
             return QueryError(f"malformed SPARQL {what}: {err.read().decode(errors='replace').strip()}")
         return StoreError(f"SPARQL endpoint {self.query_url} failed during {what}: {err}")
 
-    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None) -> QueryResult:
+    def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None,
+              dataset: Dataset | None = None) -> QueryResult:
         w = self._wrapper(self.query_url)
         w.setMethod(POST)
+        if dataset is not None:
+            # The protocol's dataset parameters override the query's FROM / FROM NAMED.  Without any, a
+            # server would use its own default dataset: an empty default graph is named by a graph never written.
+            for g in dataset.default or (str(Graphs.EMPTY),):
+                w.addParameter("default-graph-uri", g)
+            for g in dataset.named:
+                w.addParameter("named-graph-uri", g)
         if timeout is not None:
             w.setTimeout(max(1, round(timeout)))
         try:
