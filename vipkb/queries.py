@@ -431,3 +431,13 @@ def about(resource: str) -> str:
     """Triples about a resource and pointing at it (for resources without a graph of their own)."""
     r = iri(resource)
     return P + f"CONSTRUCT {{ {r} ?p ?o . ?s ?q {r} }} WHERE {{ {{ {r} ?p ?o }} UNION {{ ?s ?q {r} }} }}"
+
+
+def simulator_parameters(simulator: str) -> str:
+    """Every parameter a simulator's description declares: name, type, default, bounds, unit, choices, doc."""
+    return P + f"""SELECT ?name ?type ?default ?min ?max ?unit ?doc
+       (GROUP_CONCAT(?choice; SEPARATOR="\\u001f") AS ?choices) WHERE {{
+  {iri(simulator)} vip:hasParameter ?p . ?p vip:parameterName ?name ; vip:valueType ?type ; vip:defaultValue ?default .
+  OPTIONAL {{ ?p vip:minValue ?min }} OPTIONAL {{ ?p vip:maxValue ?max }} OPTIONAL {{ ?p qudt:unit ?unit }}
+  OPTIONAL {{ ?p rdfs:comment ?doc }} OPTIONAL {{ ?p vip:allowedValue ?choice }}
+}} GROUP BY ?name ?type ?default ?min ?max ?unit ?doc ORDER BY ?name"""

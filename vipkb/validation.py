@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, SH, XSD
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
 from vipkb.namespaces import PREFIXES
@@ -47,6 +48,18 @@ def compact(term: object) -> str:
     return str(term)
 
 
+def plain(term: object) -> str:
+    """Like :func:`compact`, but numbers and booleans without quotes, for plain-language messages.
+
+    >>> plain(Literal(4)), plain(Literal("abc")), plain(URIRef("https://w3id.org/vipkb/ontology#T1"))
+    ('4', "'abc'", 'vip:T1')
+    """
+    if isinstance(term, Literal) and term.datatype is not None and str(term.datatype).startswith(str(XSD)) \
+            and str(term.datatype) != str(XSD.string):
+        return str(term)
+    return compact(term)
+
+
 def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Node:
     """Convert one Oxigraph term to its rdflib equivalent."""
     if isinstance(term, ox.NamedNode):
@@ -68,7 +81,18 @@ def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
 
 @dataclass(frozen=True)
 class Violation:
-    """One SHACL result, in words a person can act on."""
+    """One SHACL result, in words a person can act on.
+
+    The fields after ``source`` describe the constraint that failed, for
+    plain-language reports (:mod:`vipkb.annotation`): ``shape`` is the shape
+    holding it (the node shape of an anonymous property shape),
+    ``parameters`` its parameters as ``(compact predicate, plain value)``
+    pairs (``sh:in`` repeats once per allowed value), ``value_datatype`` the
+    datatype of a literal ``value``, ``value_text`` the value as
+    :func:`plain` writes it, ``focus_label`` the focus node's
+    ``rdfs:label`` in the document and ``shape_message`` the shape's own
+    ``sh:message`` (``message`` may be pySHACL's default wording instead).
+    """
 
     focus: str
     path: str | None
@@ -77,6 +101,12 @@ class Violation:
     severity: str
     value: str | None = None
     source: str | None = None
+    shape: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()
+    value_datatype: str | None = None
+    value_text: str | None = None
+    focus_label: str | None = None
+    shape_message: str | None = None
 
     def summary(self) -> str:
         """One line: where, what, which value."""
@@ -150,6 +180,77 @@ def _describe_focus(node: Node, data: ox.Store) -> str:
         extra = f" of kind {compact(kinds[0])}" if kinds else ""
         return f"{compact(parent[0])} {compact(parent[1])} [...]{extra}"
     return compact(node)
+
+
+#: The parameters worth quoting in a message, per constraint component (local names in ``sh:``).
+_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "MinCountConstraintComponent": ("minCount",),
+    "MaxCountConstraintComponent": ("maxCount",),
+    "DatatypeConstraintComponent": ("datatype",),
+    "ClassConstraintComponent": ("class",),
+    "InConstraintComponent": ("in",),
+    "PatternConstraintComponent": ("pattern", "flags"),
+    "MinInclusiveConstraintComponent": ("minInclusive",),
+    "MaxInclusiveConstraintComponent": ("maxInclusive",),
+    "MinExclusiveConstraintComponent": ("minExclusive",),
+    "MaxExclusiveConstraintComponent": ("maxExclusive",),
+    "MinLengthConstraintComponent": ("minLength",),
+    "MaxLengthConstraintComponent": ("maxLength",),
+    "NodeKindConstraintComponent": ("nodeKind",),
+    "HasValueConstraintComponent": ("hasValue",),
+    "QualifiedMinCountConstraintComponent": ("qualifiedMinCount", "qualifiedValueShape"),
+    "QualifiedMaxCountConstraintComponent": ("qualifiedMaxCount", "qualifiedValueShape"),
+    "EqualsConstraintComponent": ("equals",),
+    "DisjointConstraintComponent": ("disjoint",),
+    "LessThanConstraintComponent": ("lessThan",),
+    "LessThanOrEqualsConstraintComponent": ("lessThanOrEquals",),
+}
+
+
+def _shape_words(shapes: Graph, shape: Node) -> str:
+    """A value shape in a few words: its IRI, else what it requires (``sh:class``, ``sh:datatype`` ...)."""
+    if isinstance(shape, URIRef):
+        return compact(shape)
+    for key in (SH["class"], SH.datatype, SH.node, SH.hasValue, SH.nodeKind):
+        found = shapes.value(shape, key)
+        if found is not None:
+            return plain(found)
+    return "the value shape"
+
+
+def _constraint(shapes: Graph, shape: Node | None, component: Node | None) -> tuple[str | None, tuple, str | None]:
+    """``(shape name, parameters, the shape's own message)`` of the failed constraint, from the shapes graph."""
+    if shape is None:
+        return None, (), None
+    name = shape if isinstance(shape, URIRef) else next(
+        (s for s in shapes.subjects(SH.property, shape) if isinstance(s, URIRef)), None)
+    local = str(component).removeprefix(str(SH)) if component is not None else ""
+    params: list[tuple[str, str]] = []
+    for key in _PARAMETERS.get(local, ()):
+        for found in shapes.objects(shape, SH[key]):
+            if key == "in":
+                params.extend(("sh:in", plain(item)) for item in Collection(shapes, found))
+            elif key == "qualifiedValueShape":
+                params.append((f"sh:{key}", _shape_words(shapes, found)))
+            elif key in ("pattern", "flags"):
+                params.append((f"sh:{key}", str(found)))  # a regular expression reads better unquoted
+            else:
+                params.append((f"sh:{key}", plain(found)))
+    message = shapes.value(shape, SH.message)
+    return (compact(name) if name is not None else None), tuple(params), _compact_iris(message)
+
+
+def _compact_iris(message: Node | None) -> str | None:
+    return _IRI.sub(lambda m: compact(URIRef(m.group(0))), str(message)) if message is not None else None
+
+
+def _label(data: ox.Store, node: Node) -> str | None:
+    if isinstance(node, Literal):
+        return None
+    for q in data.quads_for_pattern(to_oxigraph(node), ox.NamedNode(str(RDFS.label)), None):
+        if isinstance(q.object, ox.Literal):
+            return q.object.value
+    return None
 
 
 _IRI = re.compile(r"https?://[^\s<>\"{}|^`\\]+[^\s<>\"{}|^`\\.,;:)]")
@@ -236,15 +337,23 @@ class Validator:
             path = results_graph.value(result, SH.resultPath)
             value = results_graph.value(result, SH.value)
             message = results_graph.value(result, SH.resultMessage)
+            component = results_graph.value(result, SH.sourceConstraintComponent)
+            shape, parameters, shape_message = _constraint(
+                self.shapes, results_graph.value(result, SH.sourceShape), component)
             v = Violation(
                 focus=_describe_focus(node, data),
                 path=compact(path) if isinstance(path, URIRef) else None,
-                message=_IRI.sub(lambda m: compact(URIRef(m.group(0))), str(message)) if message is not None
-                else "constraint violated",
-                component=compact(results_graph.value(result, SH.sourceConstraintComponent)),
+                message=_compact_iris(message) or "constraint violated",
+                component=compact(component),
                 severity="sh:Violation",
                 value=compact(value) if value is not None else None,
                 source=sources.get(root),
+                shape=shape,
+                parameters=parameters,
+                value_datatype=compact(value.datatype) if isinstance(value, Literal) and value.datatype else None,
+                value_text=plain(value) if value is not None else None,
+                focus_label=_label(data, node),
+                shape_message=shape_message,
             )
             violations[(v.focus, v.path, v.component, v.message, v.value)] = v
         violations = list(violations.values())

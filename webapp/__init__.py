@@ -42,6 +42,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         SPARQL_TIMEOUT=10.0,
         SPARQL_MAX_RESULTS=10_000,
         SPARQL_SLOTS=max(2, os.cpu_count() or 2),
+        RUN_BACKEND="local",  # where launched runs execute: inline, local, dask or tcp://scheduler:port
+        RUN_SLOTS=1,  # runs executed at the same time
+        RUN_RECOVER=True,  # resume the runs a previous server process left queued or running
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -49,12 +52,15 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("VIPKB")
 
-    from webapp import auth, catalog, errors, extensions, linked, sparql
+    from webapp import annotate, auth, catalog, errors, extensions, linked, runs, simulate, sparql
 
     extensions.init_app(app, kb=kb)
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(linked.bp)
+    app.register_blueprint(annotate.bp)
+    app.register_blueprint(simulate.bp)
+    app.register_blueprint(runs.bp)
     sparql.init_app(app)
     return app

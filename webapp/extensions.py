@@ -18,6 +18,7 @@ from flask import Flask, current_app, g
 from vipkb.access import Reader
 from vipkb.config import Settings
 from vipkb.kb import KnowledgeBase
+from vipkb.runs.launcher import Launcher
 
 __all__ = ["current_reader", "get_kb", "init_app", "whole_kb"]
 
@@ -36,13 +37,19 @@ def _secret_key(app: Flask) -> str:
 
 
 def init_app(app: Flask, *, kb: KnowledgeBase | None = None) -> None:
-    """Open the knowledge base once for the app (unless one is given) and make sure a secret key exists."""
+    """Open the knowledge base once for the app (unless one is given), start the run launcher (resuming runs a
+    previous process left behind) and make sure a secret key exists."""
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
     if kb is None:
         kb = KnowledgeBase.open(Settings.from_env())
         atexit.register(kb.close)
     app.extensions["vipkb"] = kb
+    launcher = Launcher(kb, backend=str(app.config["RUN_BACKEND"]), slots=int(app.config["RUN_SLOTS"]))
+    app.extensions["launcher"] = launcher
+    atexit.register(launcher.close)
+    if app.config.get("RUN_RECOVER"):
+        launcher.recover()
 
 
 def whole_kb() -> KnowledgeBase:

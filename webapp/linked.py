@@ -27,6 +27,7 @@ bp = Blueprint("linked", __name__)
 _PAGES = {
     "model": lambda rest: url_for("catalog.model", ref=rest) if "/v" in rest else None,
     "simulator": lambda rest: url_for("catalog.simulator", name=rest.split("/", 1)[0]),
+    "run": lambda rest: url_for("runs.run", run_id=rest.split("/", 1)[0]),
 }
 
 

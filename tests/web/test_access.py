@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from tests.web.conftest import PASSWORD, login
+from tests.web.conftest import PASSWORD, csrf_token, login
 from vipkb import KnowledgeBase, Settings
 from vipkb.accounts import AccountStore
 from vipkb.data import list_data
@@ -45,7 +45,7 @@ def world(seeded_kb, tmp_path_factory):
     for name, role in [("alice", "user"), ("bob", "user"), ("anna", "annotator"), ("root", "administrator")]:
         accounts.create_user(name, role, PASSWORD)
         keys[name] = accounts.issue_key(name)[1]
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "ACCOUNTS": accounts}, kb=kb)
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "ACCOUNTS": accounts, "RUN_BACKEND": "inline"}, kb=kb)
     data = {d.run.rsplit("/", 1)[-1]: d for d in list_data(kb)}
     return {"kb": kb, "app": app, "keys": keys, "public": public, "private": private,
             "public_data": _ref(data[public.run_id]), "private_data": _ref(data[private.run_id])}
@@ -79,19 +79,59 @@ def _urls(world) -> dict[str, tuple[str, str]]:
         "catalog.data": ("/data", ""),
         "catalog.data_item": (f"/data/{world['public_data']}", f"/data/{world['private_data']}"),
         "catalog.file": (f"/files/{pub.outputs[0]}", f"/files/{priv.outputs[0]}"),
-        "linked.resource": (f"/run/{pub.run_id}", f"/run/{priv.run_id}"),
+        "linked.resource": (f"/file/{pub.outputs[0]}", f"/file/{priv.outputs[0]}"),
+        "runs.runs": ("/runs", ""),
+        "runs.run": (f"/runs/{pub.run_id}", f"/runs/{priv.run_id}"),
+        "runs.progress": (f"/runs/{pub.run_id}/progress.json", f"/runs/{priv.run_id}/progress.json"),
         "linked.ontology": ("/ontology", ""),
         "sparql.sparql": ("/sparql?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"}), ""),
     }
 
 
+#: Routes for callers with a role: ``{endpoint: (url, role needed)}``.
+SIGNED_IN = {"simulate.choose": ("/simulate?model=contrast-detail", "user"),
+             "annotate.annotate": ("/annotate", "annotator")}
+ROLES = {"alice": "user", "bob": "user", "anna": "annotator", "root": "administrator"}
+RANK = ("user", "annotator", "administrator")
 #: Routes that take writes (POST), checked by their own tests below and in test_auth.py / test_sparql.py.
-WRITE_ONLY = {"auth.logout"}
+WRITE_ONLY = {"auth.logout", "simulate.launch", "runs.kill"}
 
 
 def test_the_matrix_covers_every_route(world):
     endpoints = {rule.endpoint for rule in world["app"].url_map.iter_rules()}
-    assert endpoints == set(_urls(world)) | WRITE_ONLY
+    assert endpoints == set(_urls(world)) | set(SIGNED_IN) | WRITE_ONLY
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_signed_in_routes(world, caller):
+    for endpoint, (url, role) in SIGNED_IN.items():
+        page = _get(world, caller, url, Accept="text/html")
+        program = _get(world, caller, url, Accept="application/json")
+        if caller == "anonymous":
+            assert page.status_code == 302 and "/login" in page.headers["Location"], endpoint
+            assert program.status_code == 401, endpoint
+        elif RANK.index(ROLES[caller]) >= RANK.index(role):
+            assert page.status_code == 200, (endpoint, caller)
+        else:
+            assert page.status_code == program.status_code == 403, (endpoint, caller)
+
+
+@pytest.mark.parametrize("caller, public, private", [
+    ("anonymous", 401, 401), ("alice", 403, 422), ("bob", 403, 404), ("anna", 403, 404), ("root", 422, 422)])
+def test_kill_is_for_the_owner_and_administrators(world, caller, public, private):
+    """Both runs have ended: the owner and administrators get as far as "already ended" (422)."""
+    for run, status in ((world["public"], public), (world["private"], private)):
+        headers = {"Accept": "application/json"}
+        client = world["app"].test_client()
+        if caller != "anonymous":
+            headers["apikey"] = world["keys"][caller]
+        else:
+            assert client.post(f"/runs/{run.run_id}/kill", headers=headers).status_code == 400  # no CSRF token
+            headers["X-CSRFToken"] = csrf_token(client, "/login")
+        response = client.post(f"/runs/{run.run_id}/kill", headers=headers)
+        assert response.status_code == status, (caller, run.run_id, response.get_data(as_text=True))
+        if status == 404:
+            assert "alice" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("caller", CALLERS)

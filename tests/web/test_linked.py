@@ -44,7 +44,9 @@ def test_browsers_get_pages(client, run_id):
     simulator = client.get("/simulator/mri", headers={"Accept": "text/html,*/*;q=0.8"})
     assert simulator.status_code == 303 and simulator.headers["Location"] == "/simulators/mri"
     run = client.get(f"/run/{run_id}", headers={"Accept": "text/html"})
-    assert run.status_code == 200 and 'id="description"' in run.get_data(as_text=True)
+    assert run.status_code == 303 and run.headers["Location"] == f"/runs/{run_id}"
+    agent = client.get("/agent/carol", headers={"Accept": "text/html"})
+    assert agent.status_code == 200 and 'id="description"' in agent.get_data(as_text=True)
     ontology = client.get("/ontology", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "SimulationRun" in ontology
 

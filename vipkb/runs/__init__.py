@@ -11,10 +11,11 @@ from vipkb.runs.api import (
                             plan_campaign,
                             plan_run,
                             queue_run,
+                            run_status,
                             show_run,
                             stop_orchestrator,
 )
 from vipkb.runs.spec import RunSpec
 
 __all__ = ["RunBusyError", "RunDetails", "RunOutcome", "RunSpec", "RunSummary", "execute_run", "kill_run",
-           "list_runs", "plan_campaign", "plan_run", "queue_run", "show_run", "stop_orchestrator"]
+           "list_runs", "plan_campaign", "plan_run", "queue_run", "run_status", "show_run", "stop_orchestrator"]

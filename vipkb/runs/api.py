@@ -29,6 +29,7 @@ from vipkb.models.repository import resolve_model
 from vipkb.namespaces import Graphs
 from vipkb.results import term_text
 from vipkb.runs import assemble
+from vipkb.runs.monitor import PhaseRecorder
 from vipkb.runs.provenance import STATUS, TaskTiming, data_document, run_document
 from vipkb.runs.spec import RunSpec, instant_seed, run_iri
 from vipkb.runs.tasks import InstantWork, count_batches, finish_instant, merge_batch, simulate_batch, simulate_instant
@@ -39,7 +40,7 @@ from vipkb.simulation.runner import instant_sources
 from vipkb.storage.catalog import FileCatalog
 
 __all__ = ["RunBusyError", "RunDetails", "RunOutcome", "RunSummary", "execute_run", "kill_run", "list_runs",
-           "plan_campaign", "plan_run", "queue_run", "show_run", "stop_orchestrator"]
+           "plan_campaign", "plan_run", "queue_run", "run_status", "show_run", "stop_orchestrator"]
 
 #: ``progress(done, total, phase)``.
 RunProgress = Callable[[int, int, str], None]
@@ -186,7 +187,8 @@ def _head(kb: KnowledgeBase, run_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def _status(kb: KnowledgeBase, run_id: str) -> str | None:
+def run_status(kb: KnowledgeBase, run_id: str) -> str | None:
+    """A run's status (``queued``, ``running``, ``succeeded``, ``failed``, ``killed``), None if there is no such run."""
     head = _head(kb, run_id)
     return _STATUS_NAME[head["status"].value] if head else None
 
@@ -217,6 +219,7 @@ def _write_status(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, st
                        reason=reason, tasks=_timings(workdir) if ended else [], label=_label(spec))
     with kb.transaction(owner=spec.owner) as tx:
         tx.put(doc)
+    workdir.log(f"{status} (backend {backend}, launched by {agent})" + (f": {reason}" if reason else ""))
 
 
 # -- execution ----------------------------------------------------------------
@@ -258,9 +261,8 @@ def _phase(backend, workdir: RunDirectory, keys: list[str], tasks: list, *, merg
         workdir.save_task(keys[index], outputs, {"worker": record.worker, "started": record.started,
                                                  "finished": record.finished, "attempts": record.attempts})
 
-    report = None if progress is None else (lambda done, total: progress(done, total, phase))
-    if report is not None:
-        report(len(completed), len(keys))
+    report = PhaseRecorder(workdir, phase, backend.n_workers, progress)
+    report(len(completed), len(keys))
     merged, _ = run_batches(backend, tasks, len(tasks), merge=merge, initial=initial, completed=completed,
                             on_result=persist, should_stop=stop, progress=report,
                             no_worker_timeout=worker_timeout)
@@ -380,6 +382,7 @@ def _execute(kb: KnowledgeBase, spec: RunSpec, workdir: RunDirectory, *, backend
         _write_status(kb, spec, workdir, status="failed", reason=f"recording the results failed: {err}",
                       **status_args)
         raise
+    workdir.log(f"succeeded: {len(files)} output file(s) catalogued under run/{spec.id}/")
     return RunOutcome(run_id=spec.id, status="succeeded", outputs=tuple(f"run/{spec.id}/{p}" for p in files),
                       tasks=len(workdir.done()), resumed=resumed)
 
@@ -480,7 +483,7 @@ def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "
         if head is None:
             raise UnknownResourceError(f"no run {ref!r}; `vipkb runs` lists them")
         reader.check_may_change(Graphs.owner_of(head["graph"].value), f"run {run_id}")
-    status = _status(kb, run_id)
+    status = run_status(kb, run_id)
     if status is None:
         raise UnknownResourceError(f"no run {ref!r}; `vipkb runs` lists them")
     if status in ("succeeded", "failed"):
@@ -488,8 +491,8 @@ def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "
     if status == "killed":
         return status
     if not stop_orchestrator(kb.settings.runs_dir, run_id, reason=reason, wait=wait):
-        return _status(kb, run_id) or "unknown"
-    if _status(kb, run_id) not in ("succeeded", "failed", "killed"):
+        return run_status(kb, run_id) or "unknown"
+    if run_status(kb, run_id) not in ("succeeded", "failed", "killed"):
         workdir = RunDirectory(kb.settings.runs_dir, run_id)
         recorded = workdir.read_spec()
         if recorded is None:
@@ -498,13 +501,13 @@ def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "
         _write_status(kb, spec, workdir, status="killed", reason=f"killed: {reason}",
                       agent=term_text(head.get("agent")).rsplit("/", 1)[-1] or getpass.getuser(),
                       backend=term_text(head.get("backend")), started=_timestamp(head.get("started")))
-    return _status(kb, run_id) or "unknown"
+    return run_status(kb, run_id) or "unknown"
 
 
 def queue_run(kb: KnowledgeBase, spec: RunSpec, *, backend: str = "local", agent: str | None = None) -> str:
     """Record a run as queued (for a scheduler or the web to execute later); return its id."""
     workdir = RunDirectory(kb.settings.runs_dir, spec.id)
-    if _status(kb, spec.id) is None:
+    if run_status(kb, spec.id) is None:
         workdir.path.mkdir(parents=True, exist_ok=True)
         workdir.write_spec(spec.as_dict())
         _write_status(kb, spec, workdir, status="queued", agent=agent or getpass.getuser(), backend=backend,

@@ -7,6 +7,8 @@ Layout (under ``VIPKB_RUNS``, one directory per run id)::
     tasks/<key>.json      one manifest per finished task: output names -> SHA-256, worker, times
     owner.json            host, pid and heartbeat of the process orchestrating the run
     kill                  present when `vipkb run kill` asked the run to stop
+    progress.json         the phase being executed: tasks done and total, rate, ETA, workers
+    log.txt               what happened, one timestamped line per event (the run's log)
 
 A task counts as done only once its manifest exists, and a manifest is
 written (atomically) only after its objects: a run killed at any moment
@@ -179,6 +181,31 @@ class RunDirectory:
             return (self.path / "kill").read_text() or "killed"
         except OSError:
             return None
+
+    def write_progress(self, progress: dict[str, Any]) -> None:
+        """Record the progress of the phase being executed (read by monitors, any process)."""
+        _write_atomic(self.path / "progress.json", json.dumps(progress, sort_keys=True).encode())
+
+    def progress(self) -> dict[str, Any] | None:
+        """The last recorded progress, if any."""
+        try:
+            return json.loads((self.path / "progress.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def log(self, message: str) -> None:
+        """Append one timestamped line to the run's log."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {' '.join(message.split())}\n")
+
+    def log_text(self) -> str:
+        """The run's log ("" before anything happened)."""
+        try:
+            return (self.path / "log.txt").read_text(encoding="utf-8")
+        except OSError:
+            return ""
 
     def remove(self) -> None:
         """Delete the directory (checkpoints included)."""
