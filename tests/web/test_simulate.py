@@ -114,3 +114,23 @@ def test_runs_left_queued_are_resumed_by_the_next_server(web_kb, tmp_path):
                       "RUN_BACKEND": "inline"}, kb=web_kb)
     app.extensions["launcher"].wait(spec.id, timeout=120)
     assert run_status(web_kb, spec.id) == "succeeded"
+
+
+def test_a_run_killed_while_waiting_for_a_slot_is_not_executed(web_kb, tmp_path):
+    import threading
+
+    from vipkb.runs import kill_run, plan_run
+    from vipkb.runs.launcher import Launcher
+
+    launcher = Launcher(web_kb, backend="inline", slots=1)
+    gate = threading.Event()
+    launcher._pool.submit(gate.wait)  # the only slot is busy
+    spec = plan_run(web_kb, "contrast-detail", "mri", {"matrix_readout": 32, "matrix_phase": 32}, seed=11,
+                    owner="alice")
+    launcher.submit(spec, agent="alice")
+    assert run_status(web_kb, spec.id) == "queued" and launcher.active() == [spec.id]
+    assert kill_run(web_kb, spec.id, wait=1) == "killed"
+    gate.set()
+    launcher.wait(spec.id, timeout=60)
+    assert run_status(web_kb, spec.id) == "killed"
+    launcher.close()

@@ -62,6 +62,8 @@ class Launcher:
             return spec.id
 
     def _execute(self, spec: RunSpec, agent: str) -> None:
+        if run_status(self.kb, spec.id) == "killed":  # killed while waiting for a slot: leave it killed
+            return
         try:
             execute_run(self.kb, spec, backend=self.backend, agent=agent, worker_timeout=self.worker_timeout)
         except RunBusyError as err:  # another process took it: it records the outcome
