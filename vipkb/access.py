@@ -112,6 +112,9 @@ def visible_dataset(store: Store, reader: Reader, *, default: Iterable[str] | No
 class ScopedStore(Store):
     """A read-only view of a store holding only what one reader may see.
 
+    The graphs the reader may see are listed once per view (a view lives for
+    one web request or one query), not once per query.
+
     Parameters
     ----------
     store
@@ -125,11 +128,14 @@ class ScopedStore(Store):
     def __init__(self, store: Store, reader: Reader) -> None:
         self.inner = store
         self.reader = reader
+        self._visible: tuple[Dataset | None] | None = None
 
     def query(self, sparql: str, *, max_results: int | None = None, timeout: float | None = None,
               dataset: Dataset | None = None) -> QueryResult:
         if dataset is None:
-            dataset = visible_dataset(self.inner, self.reader)
+            if self._visible is None:
+                self._visible = (visible_dataset(self.inner, self.reader),)
+            dataset = self._visible[0]
         else:
             dataset = visible_dataset(self.inner, self.reader, default=dataset.default, named=dataset.named)
         return self.inner.query(sparql, max_results=max_results, timeout=timeout, dataset=dataset)

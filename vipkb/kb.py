@@ -236,9 +236,11 @@ class Transaction:
             result.ready = {i.model: sorted(m.rsplit("#", 1)[-1] for m in i.ready_for) for i in inferences}
 
         touched = sorted(set(self.writes) | self.drops)
+        # The models written, with their graphs (inferences about a private model go to its owner's graph).
+        model_graph = {t.subject.value: w.graph for w in model_writes for t in w.triples
+                       if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
         stale_models = {r["model"].value for r in kb.store.query(queries.models_in_graphs(touched))}
-        stale_models |= {t.subject.value for w in model_writes for t in w.triples
-                         if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
+        stale_models |= set(model_graph)
 
         now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                          datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime"))
@@ -252,9 +254,6 @@ class Transaction:
             inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.modified)), now, catalog))
             for _kind, iri in _main_resources(w.triples):
                 inserts.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.subject)), ox.NamedNode(iri), catalog))
-        # Inferences about a private model go to its owner's inference graph, the others to the shared one.
-        model_graph = {t.subject.value: w.graph for w in model_writes for t in w.triples
-                       if t.predicate == _RDF_TYPE and t.object == _OBJECT_MODEL}
         inserts.extend(ox.Quad(t.subject, t.predicate, t.object,
                                ox.NamedNode(str(Graphs.inferred_for(model_graph.get(t.subject.value, "")))))
                        for t in inferred)

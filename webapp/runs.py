@@ -16,7 +16,8 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from vipkb.runs import kill_run, list_runs, show_run
 from vipkb.runs.monitor import read_progress
 from vipkb.runs.workdir import RunDirectory
-from webapp.auth import current_account, require_role
+from webapp.auth import API_KEY_HEADER, current_account, require_role
+from webapp.errors import wants_json
 from webapp.extensions import current_reader, get_kb, whole_kb
 
 __all__ = ["bp", "plain_reason"]
@@ -79,6 +80,6 @@ def kill(run_id: str):
     """Stop a queued or running run (its owner or an administrator)."""
     status = kill_run(whole_kb(), run_id, reader=current_reader(), wait=10.0,
                       reason=f"killed by {current_account().name}")
-    if request.accept_mimetypes.best == "application/json" or "apikey" in request.headers:
+    if wants_json() or API_KEY_HEADER in request.headers:
         return jsonify({"id": run_id, "status": status})
     return redirect(url_for("runs.run", run_id=run_id), code=303)

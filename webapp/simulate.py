@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from vipkb.errors import ParameterError, SimulationError
 from vipkb.matching import find_matches
-from vipkb.models.repository import describe_model, resolve_model
+from vipkb.models.repository import describe_model
 from vipkb.runs import plan_run
 from vipkb.simulation.forms import check_form, form_fields
 from webapp.auth import current_account, require_role
@@ -83,8 +83,8 @@ def launch():
         return _render_form(model_ref, simulator, errors=errors, status=400)
     account = current_account()
     try:
-        spec = plan_run(get_kb(), resolve_model(get_kb(), model_ref), simulator, checked.values, seed=seed,
-                        instants=instants, owner=account.name)
+        spec = plan_run(get_kb(), model_ref, simulator, checked.values, seed=seed, instants=instants,
+                        owner=account.name)
     except (ParameterError, SimulationError) as err:
         return _render_form(model_ref, simulator, errors={"": str(err)}, status=400)
     run_id = current_app.extensions["launcher"].submit(spec, agent=account.name)

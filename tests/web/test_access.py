@@ -17,7 +17,7 @@ import pytest
 from tests.web.conftest import PASSWORD, csrf_token, login
 from vipkb import KnowledgeBase, Settings
 from vipkb.accounts import AccountStore
-from vipkb.data import list_data
+from vipkb.data import data_id, list_data
 from vipkb.namespaces import BASE, Graphs
 from vipkb.runs import execute_run, plan_run
 from vipkb.stores.oxigraph_ import EmbeddedStore
@@ -48,11 +48,7 @@ def world(seeded_kb, tmp_path_factory):
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "ACCOUNTS": accounts, "RUN_BACKEND": "inline"}, kb=kb)
     data = {d.run.rsplit("/", 1)[-1]: d for d in list_data(kb)}
     return {"kb": kb, "app": app, "keys": keys, "public": public, "private": private,
-            "public_data": _ref(data[public.run_id]), "private_data": _ref(data[private.run_id])}
-
-
-def _ref(summary) -> str:
-    return summary.iri.removeprefix(f"{BASE}data/")
+            "public_data": data_id(data[public.run_id].iri), "private_data": data_id(data[private.run_id].iri)}
 
 
 def _get(world, caller: str, url: str, **headers):

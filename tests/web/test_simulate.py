@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import PASSWORD, login
+from tests.web.conftest import PASSWORD, csrf_token, login
 from vipkb.accounts import AccountStore
 from vipkb.matching import find_matches
 from vipkb.runs import queue_run, run_status
@@ -33,10 +33,6 @@ def _signed_in(app, name: str):
     return client
 
 
-def _token(client, url: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True)).group(1)
-
-
 def test_only_compatible_simulators_are_offered(site, web_kb):
     client = _signed_in(site, "alice")
     for model in ("contrast-detail", "beating-heart"):
@@ -55,7 +51,8 @@ def test_the_form_comes_from_the_description_and_the_plugin_checks_it(site):
     assert names == {s.name for s in get_simulator("mri").Parameters.specs()}
     spec = next(s for s in get_simulator("mri").Parameters.specs() if s.name == "matrix_readout")
     assert f'min="{spec.minimum:g}"' in page or f'min="{spec.minimum}"' in page
-    bad = dict(FORM, matrix_readout="many", csrf_token=_token(client, "/simulate?model=contrast-detail&simulator=mri"))
+    form_url = "/simulate?model=contrast-detail&simulator=mri"
+    bad = dict(FORM, matrix_readout="many", csrf_token=csrf_token(client, form_url))
     response = client.post("/simulate", data=bad)
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and 'id="error-matrix_readout"' in body
@@ -67,7 +64,7 @@ def test_the_form_comes_from_the_description_and_the_plugin_checks_it(site):
 
 def test_launch_watch_and_read_the_results(site, web_kb):
     alice = _signed_in(site, "alice")
-    form = dict(FORM, csrf_token=_token(alice, "/simulate?model=contrast-detail&simulator=mri"))
+    form = dict(FORM, csrf_token=csrf_token(alice, "/simulate?model=contrast-detail&simulator=mri"))
     launched = alice.post("/simulate", data=form)
     assert launched.status_code == 303
     run_id = launched.headers["Location"].rsplit("/", 1)[1]
@@ -98,7 +95,7 @@ def test_a_queued_run_is_killed_by_its_owner_and_says_why(site, web_kb):
     alice = _signed_in(site, "alice")
     page = alice.get(f"/runs/{spec.id}").get_data(as_text=True)
     assert 'id="kill"' in page and "queued" in page
-    killed = alice.post(f"/runs/{spec.id}/kill", data={"csrf_token": _token(alice, f"/runs/{spec.id}")})
+    killed = alice.post(f"/runs/{spec.id}/kill", data={"csrf_token": csrf_token(alice, f"/runs/{spec.id}")})
     assert killed.status_code == 303 and run_status(web_kb, spec.id) == "killed"
     page = alice.get(f"/runs/{spec.id}").get_data(as_text=True)
     assert "The run was stopped: killed by alice" in page and 'id="kill"' not in page

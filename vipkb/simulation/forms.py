@@ -17,7 +17,7 @@ from vipkb import queries
 from vipkb.errors import ParameterError, UnknownResourceError
 from vipkb.kb import KnowledgeBase
 from vipkb.simulation.describe import simulator_iri
-from vipkb.simulation.parameters import ParameterSpec
+from vipkb.simulation.parameters import unit_symbol
 from vipkb.simulation.registry import get_simulator
 
 __all__ = ["Field", "FormCheck", "check_form", "form_fields"]
@@ -83,17 +83,13 @@ def form_fields(kb: KnowledgeBase, simulator: str) -> list[Field]:
         fields[r["name"].value] = Field(
             name=r["name"].value, doc=r["doc"].value if r.get("doc") else "", type=r["type"].value.rsplit("#", 1)[-1],
             default=r["default"].value, minimum=r["min"].value if r.get("min") else "",
-            maximum=r["max"].value if r.get("max") else "", unit=_unit_symbol(unit.value) if unit else "",
+            maximum=r["max"].value if r.get("max") else "", unit=unit_symbol(unit.value) if unit else "",
             choices=tuple(sorted(c for c in r["choices"].value.split(_SEPARATOR) if c)) if r.get("choices") else ())
     try:
         order = [s.name for s in get_simulator(simulator).Parameters.specs()]
     except UnknownResourceError:
         order = []
     return sorted(fields.values(), key=lambda f: (order.index(f.name) if f.name in order else len(order), f.name))
-
-
-def _unit_symbol(unit: str) -> str:
-    return ParameterSpec(name="", type=float, default=0.0, doc="", unit=unit).unit_symbol
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,23 @@ from rdflib import URIRef
 
 from vipkb.errors import ParameterError
 
-__all__ = ["ParameterSpec", "SimulationParameters", "parameter"]
+__all__ = ["ParameterSpec", "SimulationParameters", "parameter", "unit_symbol"]
 
 _TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool, "str": str}
 _UNIT_SYMBOLS = {"MilliSEC": "ms", "SEC": "s", "DEG": "deg", "T": "T", "MilliM": "mm", "KiloV": "kV",
                  "HZ": "Hz", "MegaHZ": "MHz", "PERCENT": "%", "UNITLESS": "", "M-PER-SEC": "m/s"}
+
+
+def unit_symbol(unit: str | None) -> str:
+    """A short symbol for a QUDT unit IRI (``ms``), or ``""`` for none.
+
+    >>> unit_symbol("http://qudt.org/vocab/unit/MilliSEC"), unit_symbol(None)
+    ('ms', '')
+    """
+    if unit is None:
+        return ""
+    local = str(unit).rsplit("/", 1)[-1]
+    return _UNIT_SYMBOLS.get(local, local)
 
 
 @dataclass(frozen=True)
@@ -56,10 +68,7 @@ class ParameterSpec:
     @property
     def unit_symbol(self) -> str:
         """A short unit symbol for messages and labels (``ms``), or ``""``."""
-        if self.unit is None:
-            return ""
-        local = str(self.unit).rsplit("/", 1)[-1]
-        return _UNIT_SYMBOLS.get(local, local)
+        return unit_symbol(self.unit)
 
     def parse(self, text: str) -> Any:
         """Convert a text value (from a command line or a form) to this parameter's type."""
