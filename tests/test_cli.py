@@ -206,8 +206,8 @@ def test_remote_store_through_the_environment(runner, oxigraph_server, monkeypat
 def test_help_and_version(runner):
     commands = runner.invoke(main, ["--help"]).output.split("Commands:", 1)[1]
     assert {line.split()[0] for line in commands.strip().splitlines()} == {
-        "campaign", "drop", "export", "files", "init", "key", "load", "match", "model", "models", "query", "run",
-        "runs", "serve", "simulate", "simulator", "simulators", "stats", "summary", "update", "user", "validate"}
+        "backend", "campaign", "drop", "export", "files", "init", "key", "load", "match", "model", "models", "query",
+        "run", "runs", "serve", "simulate", "simulator", "simulators", "stats", "summary", "update", "user", "validate"}
     assert runner.invoke(main, ["--version"]).output.startswith("vipkb, version")
 
 

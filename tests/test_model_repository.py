@@ -13,11 +13,13 @@ import pytest
 
 from tests.conftest import snapshot
 from vipkb import KnowledgeBase, Settings
+from vipkb.access import Reader
 from vipkb.cli import main
-from vipkb.errors import NotConformingError
+from vipkb.errors import NotConformingError, UnknownResourceError
 from vipkb.files import FileStore
 from vipkb.models.lut import ModelArchiveError
 from vipkb.models.repository import describe_model, export_model, import_model, resolve_model, versions
+from vipkb.namespaces import Graphs
 from vipkb.stores.oxigraph_ import EmbeddedStore
 
 AFFINE = np.diag([1.5, 1.5, 2.0, 1.0])
@@ -125,6 +127,30 @@ def test_import_show_reimport_version_export(kb, tmp_path):
     assert import_model(kb, exported).unchanged is False  # v1 is not the latest: importing it is a revision
     zipped = export_model(kb, "tiny", tmp_path / "tiny.zip")
     assert import_model(kb, zipped).unchanged
+
+
+def test_private_import_is_the_owners_alone(kb, tmp_path):
+    """A private upload gets an owner-qualified id, lives in the owner's graphs and cannot clash with public ids."""
+    folder = write(tmp_path, archive_files())
+    public = import_model(kb, folder)
+    mine = import_model(kb, folder, owner="alice")
+    theirs = import_model(kb, folder, owner="bob")
+    assert mine.model == "https://w3id.org/vipkb/model/alice~tiny/v1" and mine.version == 1 and not mine.unchanged
+    assert len({public.model, mine.model, theirs.model}) == 3
+    assert mine.commit.ready == {mine.model: ["CT", "MR", "XRay"]}  # the reasoner ran on the private model
+    assert import_model(kb, folder, owner="alice").unchanged
+    graphs = {r["g"].value for r in kb.query(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ <{mine.model}> ?p ?o }} }}")}
+    assert graphs and all(g.startswith(Graphs.private_prefix("alice")) for g in graphs)
+    files = kb.query("SELECT ?g WHERE { GRAPH ?g { ?f vip:logicalName \"model/alice~tiny/v1/model.json\" } }")
+    assert [r["g"].value.startswith(Graphs.private_prefix("alice")) for r in files] == [True]
+    # Bob's view of the knowledge base has neither the model nor its files; Alice's has hers and the public one.
+    with pytest.raises(UnknownResourceError):
+        resolve_model(kb.for_reader(Reader("bob", False)), "alice~tiny")
+    alice = kb.for_reader(Reader("alice", False))
+    assert resolve_model(alice, "alice~tiny") == mine.model and resolve_model(alice, "tiny") == public.model
+    assert describe_model(alice, "alice~tiny").ready == ["CT", "MR", "XRay"]
+    exported = export_model(alice, "alice~tiny", tmp_path / "mine.zip")
+    assert import_model(kb, exported).unchanged  # the same bytes as the public model
 
 
 def test_import_export_round_trip_is_the_same_model(kb, tmp_path):
@@ -242,6 +268,25 @@ def test_cli_model_commands(runner, tmp_path, monkeypatch):
     bad = runner.invoke(main, ["model", "import", str(tmp_path / "absent")])
     assert bad.exit_code == 1 and "no such file or folder" in bad.output
 
+
+def test_cli_model_import_private_to_an_account(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIPKB_FILES", str(tmp_path / "cli-files"))
+    monkeypatch.setenv("VIPKB_ACCOUNTS", str(tmp_path / "accounts.sqlite"))
+    folder = write(tmp_path, archive_files())
+    assert runner.invoke(main, ["init", "--no-data"]).exit_code == 0
+    unknown = runner.invoke(main, ["model", "import", str(folder), "--private-to", "alice"])
+    assert unknown.exit_code == 1 and "alice" in unknown.stderr
+    assert runner.invoke(main, ["user", "add", "alice", "--role", "user", "--no-password"]).exit_code == 0
+    imported = runner.invoke(main, ["model", "import", str(folder), "--private-to", "alice"])
+    assert imported.exit_code == 0, imported.output
+    assert "imported <https://w3id.org/vipkb/model/alice~tiny/v1> (version 1" in imported.output
+    again = runner.invoke(main, ["model", "import", str(folder), "--private-to", "alice"])
+    assert "unchanged <https://w3id.org/vipkb/model/alice~tiny/v1>" in again.output
+    assert "private to: alice" in runner.invoke(main, ["model", "show", "alice~tiny"]).output
+    shown = json.loads(runner.invoke(main, ["model", "show", "alice~tiny", "--json"]).output)
+    assert shown["private_to"] == "alice" and shown["ready"] == ["CT", "MR", "XRay"]
+    listed = {m["id"]: m for m in json.loads(runner.invoke(main, ["models", "--format", "json"]).output)}
+    assert listed["alice~tiny"]["private_to"] == "alice" and "tiny" not in listed
 
 def _with_t1_map(t1_map: bytes) -> dict[str, bytes]:
     """The tiny model with T1 removed from its tables and given as a map instead; MR only."""

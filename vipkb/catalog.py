@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from vipkb import queries
 from vipkb.kb import KnowledgeBase
+from vipkb.namespaces import Graphs
 from vipkb.results import term_text
 
 _VERSIONED = re.compile(r".*/model/([^/#]+)/v[0-9]+$")
@@ -51,6 +52,8 @@ class ModelSummary(_Summary):
     parts: int
     layers: str
     ready: tuple[str, ...]
+    #: The account a private model belongs to (None: public).
+    private_to: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form, with ``id`` and ``ready`` as text."""
@@ -85,6 +88,7 @@ def list_models(kb: KnowledgeBase, criteria: queries.ModelFilter | None = None) 
             parts=int(r["parts"].value),
             layers=", ".join(sorted(term_text(r.get("layers")).split(", "))) if r.get("layers") else "-",
             ready=ready,
+            private_to=Graphs.owner_of(r["private"].value) if r.get("private") else None,
         ))
     return out
 

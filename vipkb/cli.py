@@ -360,17 +360,26 @@ def simulate(model: str, simulator_name: str, pairs: tuple[str, ...], instant: s
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--graphs", is_flag=True, help="Also count named graphs and quads per owner (public or private).")
 @guarded
-def stats(as_json: bool) -> None:
+def stats(as_json: bool, graphs: bool) -> None:
     """Count models, simulators, runs, graphs and quads."""
+    from vipkb.admin import kb_statistics
+
     with open_kb() as kb:
-        counts = kb.stats()
+        found = kb_statistics(kb) if graphs else None
+        counts = found.counts if found else kb.stats()
         where = kb.store.describe()
     if as_json:
-        click.echo(json.dumps(counts, indent=2))
+        click.echo(json.dumps(found.as_dict() if found else counts, indent=2))
         return
     click.echo(where)
     print_table(["what", "count"], [[k, str(v)] for k, v in counts.items()])
+    if found:
+        click.echo()
+        print_table(["owner", "named graphs", "quads"],
+                    [[f"private to {g.owner}" if g.owner else "public", str(g.graphs), str(g.quads)]
+                     for g in found.graphs])
 
 
 @main.command()
@@ -443,13 +452,18 @@ def model() -> None:
 
 @model.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--private-to", "private_to", metavar="USER",
+              help="Import privately for this account: the model becomes USER~<id>, seen and simulated only by "
+                   "it and administrators.")
 @guarded
-def model_import(path: Path) -> None:
+def model_import(path: Path, private_to: str | None) -> None:
     """Import a model archive (zip or folder): check, annotate, store, commit."""
+    from vipkb.cli_runs import _private_owner
     from vipkb.models.repository import import_model
 
+    owner = _private_owner(private_to)
     with open_kb() as kb:
-        result = import_model(kb, path)
+        result = import_model(kb, path, owner=owner)
     if result.unchanged:
         click.echo(f"unchanged <{result.model}> (version {result.version}): same archive already imported")
         return
@@ -486,6 +500,8 @@ def model_show(ref: str, as_json: bool) -> None:
         return
     click.echo(f"{d.label}  <{d.iri}>")
     click.echo(f"version {d.version or '-'}, {d.dynamics}, voxels {d.voxel_size or '-'}")
+    if d.private_to:
+        click.echo(f"private to: {d.private_to}")
     click.echo(f"ready for: {', '.join(d.ready) or 'no modality'}\n")
     click.echo(f"Instants ({len(d.instants)})")
     print_table(["time point", "instant", "time (s)"], [[str(a), str(b), c or "-"] for a, b, c in d.instants])
@@ -499,10 +515,11 @@ def model_show(ref: str, as_json: bool) -> None:
 def _register_commands() -> None:
     # Defined in their own modules (which import the helpers above), attached here.
     from vipkb.cli_accounts import key, user
+    from vipkb.cli_admin import backend  # also adds `files health`
     from vipkb.cli_runs import campaign, files, run, runs
     from webapp.serve import serve
 
-    for command in (run, runs, campaign, files, user, key, serve):
+    for command in (run, runs, campaign, files, user, key, backend, serve):
         main.add_command(command)
 
 

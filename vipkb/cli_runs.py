@@ -166,33 +166,54 @@ def run_show(ref: str, as_json: bool) -> None:
 def run_kill(ref: str, wait: float) -> None:
     """Stop RUN; its checkpoints stay, so running it again resumes it."""
     from vipkb.config import Settings
+    from vipkb.errors import StoreError
+    from vipkb.kb import KnowledgeBase
     from vipkb.runs import kill_run, stop_orchestrator
 
     # First through the run directory: the orchestrator may hold the embedded store until it stops.
-    if not stop_orchestrator(Settings.from_env().runs_dir, ref, wait=wait):
+    settings = Settings.from_env()
+    if not stop_orchestrator(settings.runs_dir, ref, wait=wait):
         _fail(f"run {ref} did not stop within {wait:g} s; try again, or raise --wait")
-    with open_kb() as kb:
+    # It has let go of the run; it may still be recording the kill and closing the embedded store.
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            kb = KnowledgeBase.open(settings)
+            break
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
         status = kill_run(kb, ref, wait=0)
+    finally:
+        kb.close()
     click.echo(f"run {ref}: {status}")
     if status != "killed":
         sys.exit(1)
 
 
 _RUN_COLUMNS = [("id", "run"), ("status", "status"), ("simulator", "simulator"), ("model", "model"),
-                ("started", "started"), ("ended", "ended"), ("backend", "backend"), ("private_to", "private to")]
+                ("started", "started"), ("ended", "ended"), ("backend", "backend"), ("private_to", "private to"),
+                ("agent", "agent"), ("cause", "cause")]
 
 
 @click.command()
 @_FORMAT
 @click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "killed"]))
+@click.option("--failed", is_flag=True, help="Only the failed runs (same as --status failed).")
 @click.option("--private-to", "private_to", metavar="USER", help="Only the runs private to this account.")
 @guarded
-def runs(fmt: str, status: str | None, private_to: str | None) -> None:
-    """List the runs (public and private: the CLI administers everything), newest first, with their status."""
-    from vipkb.runs import list_runs
+def runs(fmt: str, status: str | None, failed: bool, private_to: str | None) -> None:
+    """List the runs of every user (the CLI administers everything): failures first with their cause, then the
+    others newest first."""
+    from vipkb.admin import run_overview
 
+    if failed and status not in (None, "failed"):
+        raise click.UsageError(f"--failed and --status {status} exclude each other")
     with open_kb() as kb:
-        _emit([r.as_dict() for r in list_runs(kb, status=status, owner=private_to)], _RUN_COLUMNS, fmt)
+        items = run_overview(kb, status="failed" if failed else status, owner=private_to)
+    _emit([r.as_dict() for r in items], _RUN_COLUMNS, fmt)
 
 
 @click.command()

@@ -101,6 +101,8 @@ class Settings:
     runs_dir: Path = field(default_factory=lambda: Path("var/runs"))
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     accounts_path: Path = field(default_factory=lambda: Path("var/accounts.sqlite"))
+    #: Users' file spaces (``/vip/Home`` of the REST API): a directory or any fsspec URL.
+    homes_url: str = "var/homes"
 
     def __post_init__(self) -> None:
         if self.store_url is not None:
@@ -141,6 +143,7 @@ class Settings:
             runs_dir=Path(env.get("VIPKB_RUNS") or "var/runs"),
             max_archive_bytes=_bytes(env, "VIPKB_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES),
             accounts_path=Path(env.get("VIPKB_ACCOUNTS") or "var/accounts.sqlite"),
+            homes_url=env.get("VIPKB_HOMES") or "var/homes",
         )
 
     @property

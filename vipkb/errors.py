@@ -88,6 +88,12 @@ class ModelArchiveError(VipkbError, ValueError):
     http_status = 400
 
 
+class ArchiveTooLargeError(ModelArchiveError):
+    """A model archive holds more bytes than the configured limit (``VIPKB_MAX_ARCHIVE_BYTES``)."""
+
+    http_status = 413
+
+
 class InconsistentError(VipkbError, ValueError):
     """The reasoner found the ontology plus the written data inconsistent."""
 
@@ -168,3 +174,33 @@ class QueryTimeoutError(VipkbError, TimeoutError):
     """A query ran past its time limit (or every query slot was busy)."""
 
     http_status = 503
+
+
+class LockoutError(AccountError):
+    """An administrator tried to disable or demote their own account, which would lock them out (HTTP 409)."""
+
+    http_status = 409
+
+
+class FileSpaceError(VipkbError, ValueError):
+    """A path of a user's file space (``/vip/Home/...``) is malformed or outside it (HTTP 400)."""
+
+    http_status = 400
+
+
+class FileSpaceConflictError(FileSpaceError):
+    """A file-space operation clashes with what is there: a file where a folder is needed, or the reverse (409)."""
+
+    http_status = 409
+
+
+class CredentialsError(VipkbError, PermissionError):
+    """A wrong name or password (HTTP 401); the message never says which of the two."""
+
+    http_status = 401
+
+
+class TooManyFailuresError(CredentialsError):
+    """Too many failed sign-ins for a name or client address; retry later (HTTP 429)."""
+
+    http_status = 429

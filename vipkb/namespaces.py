@@ -183,6 +183,14 @@ class VIP(DefinedNamespace):
     attempts: URIRef
     executionBackend: URIRef
     imagingModality: URIRef
+    # Executions (REST API requests)
+    Execution: URIRef
+    pipeline: URIRef
+    carriedOutBy: URIRef
+    inputValue: URIRef
+    resultsLocation: URIRef
+    returnedFile: URIRef
+    executionStatus: URIRef
     # Logical file catalog
     LogicalFile: URIRef
     Replica: URIRef
@@ -273,6 +281,7 @@ class Graphs:
         VIP.SimulationRun: "run",
         VIP.SimulatedData: "data",
         VIP.LogicalFile: "file",
+        VIP.Execution: "execution",
     }
 
     @classmethod

@@ -143,15 +143,18 @@ class ModelFilter:
 
 
 def models(criteria: ModelFilter | None = None) -> str:
-    """The model catalog: one row per model with structure counts and readiness."""
+    """The model catalog: one row per model with structure counts, readiness and its private graph (if any)."""
     criteria = criteria or ModelFilter()
     return P + f"""
 SELECT ?model ?label ?dynamics ?dimensionality
        (COUNT(DISTINCT ?instant) AS ?instants) (COUNT(DISTINCT ?part) AS ?parts)
        (GROUP_CONCAT(DISTINCT ?layerKindLabel; separator=", ") AS ?layers)
-       (GROUP_CONCAT(DISTINCT ?modalityName; separator=", ") AS ?ready)
+       (GROUP_CONCAT(DISTINCT ?modalityName; separator=", ") AS ?ready) (MIN(STR(?graph)) AS ?private)
 WHERE {{
-  {{ SELECT ?model WHERE {{ ?model a vip:ObjectModel . {criteria.patterns()} }} }}
+  {{ SELECT ?model ?graph WHERE {{ ?model a vip:ObjectModel . {criteria.patterns()}
+      OPTIONAL {{ GRAPH ?graph {{ ?model a vip:ObjectModel }}
+                 FILTER (STRSTARTS(STR(?graph), {literal(Graphs.PRIVATE)})) }}
+  }} }}
   ?model rdfs:label ?label .
   OPTIONAL {{ ?model vip:dynamics ?dynamics }}
   OPTIONAL {{ ?model vip:spatialDimensionality ?dimensionality }}
@@ -232,11 +235,13 @@ def model_files(model: str) -> str:
 
 
 def model_head(model: str) -> str:
-    """Label, version, dynamics and voxel size of a model."""
-    return P + f"""SELECT ?label ?version ?dynamics ?voxel WHERE {{
+    """Label, version, dynamics, voxel size and private graph (if any) of a model."""
+    return P + f"""SELECT ?label ?version ?dynamics ?voxel ?private WHERE {{
   {iri(model)} rdfs:label ?label .
   OPTIONAL {{ {iri(model)} owl:versionInfo ?version }} OPTIONAL {{ {iri(model)} vip:dynamics ?dynamics }}
-  OPTIONAL {{ {iri(model)} vip:voxelSize ?voxel }} }}"""
+  OPTIONAL {{ {iri(model)} vip:voxelSize ?voxel }}
+  OPTIONAL {{ GRAPH ?private {{ {iri(model)} a vip:ObjectModel }}
+             FILTER (STRSTARTS(STR(?private), {literal(Graphs.PRIVATE)})) }} }}"""
 
 
 def model_ready(model: str) -> str:
@@ -441,3 +446,36 @@ def simulator_parameters(simulator: str) -> str:
   OPTIONAL {{ ?p vip:minValue ?min }} OPTIONAL {{ ?p vip:maxValue ?max }} OPTIONAL {{ ?p qudt:unit ?unit }}
   OPTIONAL {{ ?p rdfs:comment ?doc }} OPTIONAL {{ ?p vip:allowedValue ?choice }}
 }} GROUP BY ?name ?type ?default ?min ?max ?unit ?doc ORDER BY ?name"""
+
+
+# -- administration -----------------------------------------------------------
+
+RUN_CAUSES = P + """SELECT ?run ?agent ?reason WHERE {
+  GRAPH ?graph { ?run a vip:SimulationRun }
+  OPTIONAL { ?run prov:wasAssociatedWith ?agent . ?agent a prov:Person }
+  OPTIONAL { ?run vip:failureReason ?reason } }"""
+
+GRAPH_SIZES = "SELECT ?graph (COUNT(*) AS ?quads) WHERE { GRAPH ?graph { ?s ?p ?o } } GROUP BY ?graph"
+
+
+def executions(*, execution: str | None = None, run: str | None = None) -> str:
+    """Every execution (REST API request), or just ``execution``, newest first: name, pipeline, run and its status
+    (``?own``: the execution's own status once killed, ``?note`` why)."""
+    flt = (values("execution", [execution]) if execution else "") + (values("run", [run]) if run else "")
+    return P + f"""SELECT ?execution ?graph ?name ?simulator ?version ?run ?status ?reason ?started ?location
+       ?agent ?own ?note WHERE {{
+  GRAPH ?graph {{ ?execution a vip:Execution }} {flt}
+  ?execution rdfs:label ?name ; vip:pipeline ?simulator ; vip:carriedOutBy ?run ; prov:startedAtTime ?started ;
+             vip:resultsLocation ?location ; prov:wasAssociatedWith ?agent .
+  OPTIONAL {{ ?simulator vip:softwareVersion ?version }}
+  OPTIONAL {{ ?run vip:runStatus ?status }} OPTIONAL {{ ?run vip:failureReason ?reason }}
+  OPTIONAL {{ ?execution vip:executionStatus ?own }} OPTIONAL {{ ?execution rdfs:comment ?note }}
+}} ORDER BY DESC(?started) ?execution"""
+
+
+def execution_inputs(execution: str) -> str:
+    """The input values of an execution as the client sent them, and the files written back for it."""
+    return P + f"""SELECT ?name ?value ?returned WHERE {{
+  {{ {iri(execution)} vip:inputValue [ vip:parameterName ?name ; vip:settingValue ?value ] }}
+  UNION {{ {iri(execution)} vip:returnedFile ?returned }}
+}}"""

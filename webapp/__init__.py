@@ -52,7 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("VIPKB")
 
-    from webapp import annotate, auth, catalog, errors, extensions, linked, runs, simulate, sparql
+    from webapp import admin, annotate, auth, catalog, errors, extensions, linked, rest, runs, simulate, sparql, upload
 
     extensions.init_app(app, kb=kb)
     errors.init_app(app)
@@ -62,5 +62,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, kb: KnowledgeBas
     app.register_blueprint(annotate.bp)
     app.register_blueprint(simulate.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(upload.bp)
     sparql.init_app(app)
+    rest.init_app(app)
     return app

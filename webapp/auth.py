@@ -32,16 +32,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from vipkb.accounts import Account, AccountStore, check_role
 from vipkb.config import Settings
-from vipkb.errors import UnknownResourceError
-from webapp.errors import wants_json
+from vipkb.errors import CredentialsError, TooManyFailuresError, UnknownResourceError
+from webapp.errors import error_json, wants_json
 
-__all__ = ["API_KEY_HEADER", "LOGIN_WINDOW_S", "MAX_LOGIN_FAILURES", "bp", "csrf", "csrf_exempt",
-           "current_account", "get_accounts", "init_app", "require_role", "safe_next"]
+__all__ = ["API_KEY_HEADER", "LOGIN_WINDOW_S", "MAX_LOGIN_FAILURES", "bp", "check_credentials", "csrf",
+           "csrf_exempt", "current_account", "get_accounts", "init_app", "require_role", "safe_next"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,7 +171,7 @@ def _load_account():
         account = get_accounts().authenticate_key(key)
         if account is None:
             # Always JSON: a key is sent by programs.  Same message for malformed, unknown, revoked, disabled.
-            return jsonify({"errorCode": 401, "errorMessage": "invalid or revoked API key"}), 401
+            return error_json(401, "invalid or revoked API key")
         g.account = account
         return None
     _csrf_check()
@@ -183,6 +183,29 @@ def _failure_subjects(name: str) -> tuple[str, str]:
     return f"name:{name[:_MAX_SUBJECT]}", f"ip:{request.remote_addr or '?'}"
 
 
+def check_credentials(name: str, password: str) -> Account:
+    """The account of a name and password (sign-in form, REST ``authenticate``), rate limited.
+
+    Raises
+    ------
+    CredentialsError
+        401 with one message for every wrong name or password (it does not tell which accounts exist); 429 once
+        :data:`MAX_LOGIN_FAILURES` failures per name or client address happened within :data:`LOGIN_WINDOW_S`,
+        checked before the password so that a guesser learns nothing more.
+    """
+    accounts = get_accounts()
+    subjects = _failure_subjects(name)
+    if any(accounts.recent_failures(s, LOGIN_WINDOW_S) >= MAX_LOGIN_FAILURES for s in subjects):
+        raise TooManyFailuresError(TOO_MANY)
+    account = accounts.verify_password(name, password)
+    if account is None:
+        for subject in subjects:
+            accounts.record_failure(subject)
+        raise CredentialsError(LOGIN_FAILED)
+    accounts.clear_failures(subjects[0])
+    return account
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The sign-in form; on success the session starts afresh and the browser goes back where it was."""
@@ -190,19 +213,11 @@ def login():
     if request.method == "GET":
         return render_template("auth/login.html", next=target, name="", message=None)
     name = request.form.get("name", "").strip().lower()
-    password = request.form.get("password", "")
-    accounts = get_accounts()
-    subjects = _failure_subjects(name)
-    # Checked before the password, so that a guesser learns nothing once the limit is reached.
-    if any(accounts.recent_failures(s, LOGIN_WINDOW_S) >= MAX_LOGIN_FAILURES for s in subjects):
-        page = render_template("auth/login.html", next=target, name=name, message=TOO_MANY)
-        return page, 429, {"Retry-After": str(LOGIN_WINDOW_S)}
-    account = accounts.verify_password(name, password)
-    if account is None:
-        for subject in subjects:
-            accounts.record_failure(subject)
-        return render_template("auth/login.html", next=target, name=name, message=LOGIN_FAILED), 401
-    accounts.clear_failures(subjects[0])
+    try:
+        account = check_credentials(name, request.form.get("password", ""))
+    except CredentialsError as err:
+        page = render_template("auth/login.html", next=target, name=name, message=str(err))
+        return page, err.http_status, ({"Retry-After": str(LOGIN_WINDOW_S)} if err.http_status == 429 else {})
     # A new session on sign-in: whatever id or token an attacker may have planted before is dropped.
     session.clear()
     session["account"] = account.name

@@ -7,18 +7,31 @@ from werkzeug.exceptions import HTTPException
 
 from vipkb.errors import VipkbError
 
-__all__ = ["init_app", "wants_json"]
+__all__ = ["REST_PREFIX", "error_json", "init_app", "wants_json"]
+
+#: Where the VIP/CARMIN REST API lives.
+REST_PREFIX = "/rest/"
 
 
 def wants_json() -> bool:
     """Whether the client prefers JSON to HTML."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" or request.path.startswith("/rest/")
+    return best == "application/json" or request.path.startswith(REST_PREFIX)
+
+
+def error_json(status: int, message: str):
+    """The JSON error of the platform: ``{"errorCode", "errorMessage"}``, exactly these keys, in this order.
+
+    Under ``/rest/`` the code is VIP's five-digit form (status x 100 + 1: 40101 for a bad API key, which the
+    VIP client recognises); elsewhere it is the HTTP status.
+    """
+    code = status * 100 + 1 if request.path.startswith(REST_PREFIX) else status
+    return jsonify({"errorCode": code, "errorMessage": message}), status
 
 
 def _answer(status: int, message: str):
     if wants_json():
-        return jsonify({"errorCode": status, "errorMessage": message}), status
+        return error_json(status, message)
     return render_template("error.html", status=status, message=message), status
 
 

@@ -9,10 +9,9 @@ caller's view of the knowledge base: other users' private runs are a 404.
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from vipkb.admin import plain_reason
 from vipkb.runs import kill_run, list_runs, show_run
 from vipkb.runs.monitor import read_progress
 from vipkb.runs.workdir import RunDirectory
@@ -26,17 +25,6 @@ bp = Blueprint("runs", __name__)
 
 #: Statuses after which nothing changes any more.
 FINAL = ("succeeded", "failed", "killed")
-
-
-def plain_reason(reason: str) -> str:
-    """A failure reason without the exception's class name (``SimulationError: x`` -> ``x``).
-
-    >>> plain_reason("SimulationError: tissue fat has no T1 at 3T")
-    'tissue fat has no T1 at 3T'
-    >>> plain_reason("killed: killed by request")
-    'killed by request'
-    """
-    return re.sub(r"^(?:[A-Z][A-Za-z]*(?:Error|Exception)|killed): ", "", reason or "")
 
 
 @bp.get("/runs")

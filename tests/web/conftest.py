@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import waitress
@@ -81,3 +87,33 @@ def login(client, name: str, password: str = PASSWORD, *, ip: str = "127.0.0.1",
     if next is not None:
         data["next"] = next
     return client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
+
+
+@contextmanager
+def serve_process(cwd, *, timeout: float = 90) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``vipkb serve`` in a child process on a free loopback port (environment as the caller set it); yields its
+    URL and the process once it answers, and stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "vipkb"), "serve", "--port", str(port)],
+                              env=dict(os.environ), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/rest/platform", timeout=5) as response:
+                    response.read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()
+                    raise AssertionError(f"vipkb serve did not start: {server.communicate()[0]}") from None
+                time.sleep(0.2)
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        server.communicate(timeout=30)

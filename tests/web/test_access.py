@@ -10,6 +10,7 @@ test fails if a route of the app is missing from the matrix.
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -86,16 +87,51 @@ def _urls(world) -> dict[str, tuple[str, str]]:
 
 #: Routes for callers with a role: ``{endpoint: (url, role needed)}``.
 SIGNED_IN = {"simulate.choose": ("/simulate?model=contrast-detail", "user"),
-             "annotate.annotate": ("/annotate", "annotator")}
+             "annotate.annotate": ("/annotate", "annotator"), "upload.form": ("/models/upload", "user"),
+             "admin.overview": ("/admin/", "administrator"), "admin.users": ("/admin/users", "administrator"),
+             "admin.runs": ("/admin/runs", "administrator"), "admin.backend": ("/admin/backend", "administrator"),
+             "admin.storage": ("/admin/storage", "administrator"), "admin.kb": ("/admin/kb", "administrator")}
 ROLES = {"alice": "user", "bob": "user", "anna": "annotator", "root": "administrator"}
 RANK = ("user", "annotator", "administrator")
 #: Routes that take writes (POST), checked by their own tests below and in test_auth.py / test_sparql.py.
-WRITE_ONLY = {"auth.logout", "simulate.launch", "runs.kill"}
+WRITE_ONLY = {"auth.logout", "simulate.launch", "runs.kill", "upload.submit", "admin.create_user", "admin.set_role",
+              "admin.switch_user", "admin.issue_key", "admin.revoke_key", "admin.verify"}
+
+
+#: REST routes open to everybody; every other ``rest.*`` route needs an API key (test_rest.py checks owners).
+REST_PUBLIC = {"rest.platform", "rest.authenticate", "rest.openapi"}
+
+
+def _rest_rules(world):
+    return [rule for rule in world["app"].url_map.iter_rules() if rule.endpoint.startswith("rest.")]
 
 
 def test_the_matrix_covers_every_route(world):
     endpoints = {rule.endpoint for rule in world["app"].url_map.iter_rules()}
-    assert endpoints == set(_urls(world)) | set(SIGNED_IN) | WRITE_ONLY
+    rest = {rule.endpoint for rule in _rest_rules(world)}
+    assert endpoints - rest == set(_urls(world)) | set(SIGNED_IN) | WRITE_ONLY
+    assert REST_PUBLIC <= rest
+
+
+@pytest.mark.parametrize("session", [False, True])
+def test_the_rest_api_needs_a_key_even_with_a_session(world, session):
+    """Every REST route but the public ones is a 401 (VIP code 40101) without an API key, signed in or not."""
+    client = world["app"].test_client()
+    if session:
+        login(client, "alice")
+    checked = 0
+    for rule in _rest_rules(world):
+        url = re.sub(r"<(?:path:)?(\w+)>", lambda m: "vip/Home/x" if m.group(1) == "sub" else "exec-1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint in REST_PUBLIC and not (rule.endpoint == "rest.platform" and method == "PUT"):
+                continue
+            response = client.open(url + "?action=exists", method=method, json={})
+            body = response.get_json()
+            response.close()
+            assert response.status_code == 401 and body == {"errorCode": 40101, "errorMessage": body["errorMessage"]}, \
+                (method, url)
+            checked += 1
+    assert checked >= 14
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -19,12 +19,13 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from vipkb.backends.base import Backend, FutureLike, WorkerLostError, machine_workers
+from vipkb.backends.base import Backend, BackendStatus, FutureLike, WorkerInfo, WorkerLostError, machine_workers
 from vipkb.errors import ConfigurationError, UnknownResourceError
 from vipkb.plugins import Candidate, candidates, collect, unknown_plugin
 
-__all__ = ["DEFAULT", "GROUP", "Backend", "FutureLike", "UnknownBackendError", "WorkerLostError", "get_backend",
-           "list_backends", "machine_workers", "open_backend", "refresh_backends"]
+__all__ = ["DEFAULT", "GROUP", "Backend", "BackendStatus", "FutureLike", "UnknownBackendError", "WorkerInfo",
+           "WorkerLostError", "backend_status", "get_backend", "list_backends", "machine_workers", "open_backend",
+           "refresh_backends"]
 
 #: The entry-point group backends register under.
 GROUP = "vipkb.backends"
@@ -97,3 +98,20 @@ def open_backend(spec: str | None = None, *, n_workers: int | None = None) -> Ba
     if not cls.available:
         raise ConfigurationError(f"the {spec!r} backend is installed but cannot run here: {cls.description}")
     return cls(n_workers=n_workers)
+
+
+def backend_status(spec: str | None = None, *, timeout: float = 5.0) -> BackendStatus:
+    """Where the backend ``spec`` names (as :func:`open_backend` reads it) would execute tasks, without starting it.
+
+    For a Dask scheduler address this lists the scheduler's workers; a scheduler that does not answer within
+    ``timeout`` seconds gives a status with ``reachable=False`` and the reason, not an error.
+
+    Raises
+    ------
+    UnknownBackendError
+        If no backend has that name.
+    """
+    spec = spec or DEFAULT
+    if spec.startswith(("tcp://", "tls://")):
+        return get_backend("dask").status(address=spec, timeout=timeout)
+    return get_backend(spec).status(timeout=timeout)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vipkb.errors import VipkbError
 
-__all__ = ["Backend", "FutureLike", "WorkerLostError", "machine_workers"]
+__all__ = ["Backend", "BackendStatus", "FutureLike", "WorkerInfo", "WorkerLostError", "machine_workers"]
 
 
 class WorkerLostError(VipkbError, RuntimeError):
@@ -43,6 +44,82 @@ def machine_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS and Windows have no affinity mask
         return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerInfo:
+    """One worker of a backend as its scheduler reports it.
+
+    Parameters
+    ----------
+    address
+        Where the worker listens (``tcp://host:port``), or a local description.
+    name
+        The worker's name, if it has one.
+    threads
+        Tasks it runs at the same time.
+    memory_limit, memory
+        Its memory limit and the memory it uses now, in bytes (None: unknown).
+    processing
+        Tasks assigned to it now.
+    """
+
+    address: str
+    name: str = ""
+    threads: int = 1
+    memory_limit: int | None = None
+    memory: int | None = None
+    processing: int = 0
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendStatus:
+    """What a backend runs on, as :meth:`Backend.status` finds it, without starting any worker.
+
+    Parameters
+    ----------
+    backend
+        The backend as configured (a name or a scheduler address).
+    name, description
+        The registered backend's name and one-line description.
+    available
+        False when a dependency the backend needs is not installed.
+    reachable
+        False when the scheduler named by ``backend`` did not answer (see ``message``).
+    message
+        One line saying where tasks execute, or why they cannot.
+    slots
+        Tasks that can run at the same time (0 when unknown or unreachable).
+    cpus
+        CPUs this process may use.
+    workers
+        The scheduler's workers (Dask); empty where the backend starts its own for each run.
+    """
+
+    backend: str
+    name: str
+    description: str
+    available: bool = True
+    reachable: bool = True
+    message: str = ""
+    slots: int = 0
+    cpus: int = 1
+    workers: tuple[WorkerInfo, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether runs can execute on this backend now."""
+        return self.available and self.reachable
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        out = dict(self.__dict__, ok=self.ok)
+        out["workers"] = [w.as_dict() for w in self.workers]
+        return out
 
 
 class Backend(ABC):
@@ -78,6 +155,21 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop the workers this backend started; pending tasks are cancelled."""
+
+    @classmethod
+    def status(cls, *, address: str | None = None, timeout: float = 5.0) -> BackendStatus:
+        """Where this backend would execute tasks now, without starting any worker.
+
+        The default describes a backend that starts one worker per CPU of this process for each run; a
+        backend whose workers are elsewhere (a scheduler at ``address``) asks them, waiting at most ``timeout``
+        seconds, and reports an unreachable scheduler in the result rather than raising.
+        """
+        cpus = machine_workers()
+        slots = cpus if cls.available else 0
+        message = (f"each run starts {slots} worker process(es) on this machine" if cls.available
+                   else f"cannot run here: {cls.description}")
+        return BackendStatus(backend=address or cls.name, name=cls.name, description=cls.description,
+                             available=cls.available, message=message, slots=slots, cpus=cpus)
 
     def as_completed(self, futures: Iterable[FutureLike], *, timeout: float | None = None) -> Iterator[FutureLike]:
         """Yield ``futures`` as they finish.

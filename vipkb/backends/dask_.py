@@ -13,9 +13,10 @@ import importlib.util
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
-from vipkb.backends.base import Backend, FutureLike, machine_workers
+from vipkb.backends.base import Backend, BackendStatus, FutureLike, WorkerInfo, machine_workers
 from vipkb.errors import ConfigurationError
 
 __all__ = ["DaskBackend"]
@@ -96,6 +97,41 @@ class DaskBackend(Backend):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+    @classmethod
+    def status(cls, *, address: str | None = None, timeout: float = 5.0) -> BackendStatus:
+        """The scheduler's workers (address, threads, memory, tasks processing) when ``address`` is given.
+
+        An unreachable scheduler is reported in the result (``reachable=False``) after ``timeout`` seconds.
+        """
+        base = super().status(address=address, timeout=timeout)
+        if address is None or not cls.available:
+            if cls.available:
+                base = replace(base, message=f"each run starts a LocalCluster of {base.slots} single-threaded "
+                                             "worker process(es) on this machine")
+            return base
+        from distributed import Client
+
+        try:
+            client = Client(address, timeout=timeout, set_as_default=False)
+        except OSError as err:
+            return replace(base, reachable=False, slots=0,
+                           message=f"scheduler unreachable at {address}: {err}; start it with `dask scheduler` "
+                                   "or fix the address (VIPKB_RUN_BACKEND, --backend)")
+        try:
+            info = client.scheduler_info(n_workers=-1)
+            processing = client.processing()
+        finally:
+            client.close()
+        workers = tuple(
+            WorkerInfo(address=addr, name=str(w.get("name", "")), threads=int(w.get("nthreads", 1)),
+                       memory_limit=w.get("memory_limit"), memory=(w.get("metrics") or {}).get("memory"),
+                       processing=len(processing.get(addr, ())))
+            for addr, w in sorted(info.get("workers", {}).items()))
+        slots = sum(w.threads for w in workers)
+        message = (f"scheduler at {address}: {len(workers)} worker(s), {slots} thread(s)" if workers
+                   else f"scheduler at {address} has no worker: start `dask worker {address}`")
+        return replace(base, message=message, slots=slots, workers=workers)
 
     def __repr__(self) -> str:
         return f"<DaskBackend {self.address}>"

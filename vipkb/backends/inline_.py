@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
-from vipkb.backends.base import Backend, FutureLike
+from vipkb.backends.base import Backend, BackendStatus, FutureLike, machine_workers
 from vipkb.errors import ConfigurationError
 
 __all__ = ["InlineBackend"]
@@ -49,3 +49,9 @@ class InlineBackend(Backend):
 
     def close(self) -> None:
         self._closed = True
+
+    @classmethod
+    def status(cls, *, address: str | None = None, timeout: float = 5.0) -> BackendStatus:
+        return BackendStatus(backend=cls.name, name=cls.name, description=cls.description, slots=1,
+                             cpus=machine_workers(), message="each run executes in the orchestrating process, "
+                                                             "one task at a time")

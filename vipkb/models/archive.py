@@ -22,7 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from vipkb.config import DEFAULT_MAX_ARCHIVE_BYTES
-from vipkb.errors import ModelArchiveError, ParameterError
+from vipkb.errors import ArchiveTooLargeError, ModelArchiveError, ParameterError
 from vipkb.storage.names import check_lfn
 
 #: Name of the metadata file at the root of every archive.
@@ -116,7 +116,7 @@ def _read_zip(path: Path, max_bytes: int) -> dict[str, bytes]:
                     while chunk := fh.read(1 << 20):
                         total += len(chunk)
                         if total > max_bytes:
-                            raise ModelArchiveError(
+                            raise ArchiveTooLargeError(
                                 f"{path}: uncompressed content exceeds the {max_bytes:,}-byte limit "
                                 "(a zip bomb, or raise VIPKB_MAX_ARCHIVE_BYTES)")
                         chunks.append(chunk)
@@ -147,8 +147,8 @@ def _read_folder(path: Path, max_bytes: int) -> dict[str, bytes]:
             continue
         total += entry.stat().st_size
         if total > max_bytes:
-            raise ModelArchiveError(f"{path}: content exceeds the {max_bytes:,}-byte limit "
-                                    "(raise VIPKB_MAX_ARCHIVE_BYTES)")
+            raise ArchiveTooLargeError(f"{path}: content exceeds the {max_bytes:,}-byte limit "
+                                       "(raise VIPKB_MAX_ARCHIVE_BYTES)")
         files[rel] = entry.read_bytes()
     return files
 

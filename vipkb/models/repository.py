@@ -8,6 +8,7 @@ a new version (``prov:wasRevisionOf`` the previous one), never an overwrite.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,25 @@ from vipkb.kb import CommitResult, KnowledgeBase
 from vipkb.models.annotate import annotate, archive_digest, concept_iri, model_iri, model_lfn
 from vipkb.models.archive import read_archive, write_archive
 from vipkb.models.spec import check_archive, parse_spec
+from vipkb.namespaces import Graphs
 from vipkb.resources import model_archives
 from vipkb.results import term_text
 from vipkb.storage.catalog import FileCatalog
+
+#: Joins an owner to the archive's id in a private model's id; public ids cannot contain it (letters, digits, - _ .).
+PRIVATE_ID_SEPARATOR = "~"
+
+
+def private_model_id(owner: str, model_id: str) -> str:
+    """The id a model archive gets when imported privately for ``owner``.
+
+    Public ids never contain the separator, so a private upload can never
+    clash with (or shadow) a public model, nor with another user's upload.
+
+    >>> private_model_id("alice", "brain")
+    'alice~brain'
+    """
+    return f"{owner}{PRIVATE_ID_SEPARATOR}{model_id}"
 
 
 @dataclass
@@ -48,11 +65,20 @@ def versions(kb: KnowledgeBase, model_id: str) -> list[tuple[int, str, str]]:
     return sorted((int(r["version"].value), r["model"].value, r["digest"].value) for r in rows)
 
 
-def import_model(kb: KnowledgeBase, path: str | Path, *, catalog: FileCatalog | None = None) -> ImportResult:
+def import_model(kb: KnowledgeBase, path: str | Path, *, catalog: FileCatalog | None = None,
+                 owner: str | None = None) -> ImportResult:
     """Import a model archive (zip or folder) into the knowledge base.
 
     Its files enter the logical file catalog as ``model/<id>/v<n>/<path>``,
     stored on the first storage element and replicated to the others.
+
+    Parameters
+    ----------
+    owner
+        Import privately for this account: the model gets the id
+        ``<owner>~<id>`` (:func:`private_model_id`), its annotation, catalog
+        records, inferences and file entries go to the owner's private
+        graphs, and only the owner and administrators can see or simulate it.
 
     Raises
     ------
@@ -63,26 +89,30 @@ def import_model(kb: KnowledgeBase, path: str | Path, *, catalog: FileCatalog | 
     """
     catalog = catalog or FileCatalog(kb)
     archive = read_archive(path, max_bytes=kb.settings.max_archive_bytes)
-    existing = versions(kb, parse_spec(archive.metadata(), archive.source).id)
+    model_id = parse_spec(archive.metadata(), archive.source).id
+    if owner is not None:
+        model_id = private_model_id(owner, model_id)
+    existing = versions(kb, model_id)
     if existing and existing[-1][2] == archive_digest(archive.files):
         # The same bytes were imported and checked before: skip decoding the volumes again.
         return ImportResult(model=existing[-1][1], version=existing[-1][0], unchanged=True)
     checked = check_archive(archive, modality_requirements(kb))
+    checked = dataclasses.replace(checked, spec=dataclasses.replace(checked.spec, id=model_id))
     version = existing[-1][0] + 1 if existing else 1
     document = annotate(checked, version=version, previous=existing[-1][1] if existing else None)
-    tx = kb.transaction()
+    tx = kb.transaction(owner=owner)
     tx.put(document)
     # Files go in before the commit (the annotation must never point at missing
     # files) and come out again if the commit is refused.
     stored: list[tuple[str, str]] = []
     try:
         for name, data in sorted(archive.files.items()):
-            catalog.put(tx, model_lfn(checked.spec.id, version, name), data, created=stored)
+            catalog.put(tx, model_lfn(model_id, version, name), data, created=stored)
         commit = tx.commit()
     except Exception:
         catalog.undo(stored)  # the files of a refused import must not linger
         raise
-    return ImportResult(model=model_iri(checked.spec.id, version), version=version, unchanged=False,
+    return ImportResult(model=model_iri(model_id, version), version=version, unchanged=False,
                         commit=commit, files_stored=len({digest for _, digest in stored}))
 
 
@@ -148,6 +178,8 @@ class ModelDescription:
     instants: list[tuple[int, int, str]] = field(default_factory=list)
     layers: list[tuple[str, str, int]] = field(default_factory=list)
     tissues: list[tuple[int, str, str, list[str]]] = field(default_factory=list)
+    #: The account a private model belongs to (None: public).
+    private_to: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -161,7 +193,8 @@ def describe_model(kb: KnowledgeBase, ref: str) -> ModelDescription:
     ready = sorted(r["modality"].value.rsplit("#", 1)[1] for r in kb.store.query(queries.model_ready(iri)))
     desc = ModelDescription(iri=iri, label=head["label"].value, version=term_text(head.get("version")),
                             dynamics=term_text(head.get("dynamics")).rsplit("#", 1)[-1],
-                            voxel_size=term_text(head.get("voxel")), ready=ready)
+                            voxel_size=term_text(head.get("voxel")), ready=ready,
+                            private_to=Graphs.owner_of(head["private"].value) if head.get("private") else None)
     desc.instants = [(int(r["tp"].value), int(r["i"].value), term_text(r.get("time")))
                      for r in kb.store.query(queries.model_instants(iri))]
     desc.layers = [(r["name"].value, r["kind"].value.rsplit("#", 1)[1], int(r["parts"].value))

@@ -505,9 +505,13 @@ def kill_run(kb: KnowledgeBase, ref: str, *, wait: float = 15.0, reason: str = "
 
 
 def queue_run(kb: KnowledgeBase, spec: RunSpec, *, backend: str = "local", agent: str | None = None) -> str:
-    """Record a run as queued (for a scheduler or the web to execute later); return its id."""
+    """Record a run as queued (for a scheduler or the web to execute later); return its id.
+
+    A run asked for again after it failed or was killed is queued again (it resumes from its checkpoints); a
+    queued, running or succeeded run is left as it is.
+    """
     workdir = RunDirectory(kb.settings.runs_dir, spec.id)
-    if run_status(kb, spec.id) is None:
+    if run_status(kb, spec.id) in (None, "failed", "killed"):
         workdir.path.mkdir(parents=True, exist_ok=True)
         workdir.write_spec(spec.as_dict())
         _write_status(kb, spec, workdir, status="queued", agent=agent or getpass.getuser(), backend=backend,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from vipkb.kb import KnowledgeBase
@@ -43,10 +44,15 @@ class Launcher:
 
     def __init__(self, kb: KnowledgeBase, *, backend: str = "local", slots: int = 1,
                  worker_timeout: float = 300.0) -> None:
-        self.kb, self.backend, self.worker_timeout = kb, backend, worker_timeout
+        self.kb, self.backend, self.slots, self.worker_timeout = kb, backend, slots, worker_timeout
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="run")
         self._futures: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(run_id)`` in the launcher's thread each time one of its runs ends (however it ends)."""
+        self._listeners.append(callback)
 
     def submit(self, spec: RunSpec, *, agent: str) -> str:
         """Queue ``spec`` for execution (unless it succeeded already or is under way); return the run id."""
@@ -70,6 +76,11 @@ class Launcher:
             log.info("%s", err)
         except Exception:  # noqa: BLE001 - execute_run recorded the failure; keep the thread alive for others
             log.exception("run %s failed", spec.id)
+        for callback in self._listeners:
+            try:
+                callback(spec.id)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop the launcher
+                log.exception("listener %r failed after run %s", callback, spec.id)
 
     def active(self) -> list[str]:
         """Ids of the runs queued or executing in this launcher."""

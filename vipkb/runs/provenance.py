@@ -21,8 +21,8 @@ from vipkb.runs.spec import RunSpec
 from vipkb.simulation.describe import simulator_iri
 from vipkb.storage.catalog import FileRecord
 
-__all__ = ["STATUS", "OutputFile", "TaskTiming", "agent_iri", "data_document", "data_iri", "run_document",
-           "xsd_datetime"]
+__all__ = ["STATUS", "OutputFile", "TaskTiming", "agent_iri", "data_document", "data_iri", "graph_document",
+           "run_document", "xsd_datetime"]
 
 #: Run status names and their individuals.
 STATUS = {"queued": VIP.Queued, "running": VIP.Running, "succeeded": VIP.Succeeded, "failed": VIP.Failed,
@@ -68,7 +68,8 @@ class OutputFile:
     extra: tuple[tuple[str, FileRecord], ...] = ()
 
 
-def _document(graph: Graph, source: str) -> Document:
+def graph_document(graph: Graph, source: str) -> Document:
+    """An rdflib graph as a knowledge-base document (checked by the shapes when written)."""
     return parse_document(graph.serialize(format="nt"), format=ox.RdfFormat.N_TRIPLES, source=source,
                           max_bytes=1 << 30)
 
@@ -113,7 +114,7 @@ def run_document(spec: RunSpec, *, status: str, agent: str, backend: str, starte
         g.add((node, VIP.attempts, Literal(max(1, task.attempts), datatype=XSD.integer)))
         g.add((node, PROV.startedAtTime, xsd_datetime(task.started)))
         g.add((node, PROV.endedAtTime, xsd_datetime(max(task.finished, task.started))))
-    return _document(g, f"run {spec.id}")
+    return graph_document(g, f"run {spec.id}")
 
 
 def _distribution(g: Graph, node: URIRef, path: str, record: FileRecord) -> None:
@@ -145,4 +146,4 @@ def data_document(spec: RunSpec, output: OutputFile, *, modality: URIRef, label:
         dist = URIRef(f"{node}#file-{n}")
         g.add((node, DCAT.distribution, dist))
         _distribution(g, dist, path, record)
-    return _document(g, f"run {spec.id}: {output.path}")
+    return graph_document(g, f"run {spec.id}: {output.path}")
