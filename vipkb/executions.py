@@ -30,7 +30,7 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 from vipkb import queries
 from vipkb.access import Reader
 from vipkb.documents import Document
-from vipkb.errors import ParameterError, SimulationError, UnknownResourceError
+from vipkb.errors import FileSpaceError, ParameterError, SimulationError, UnknownResourceError
 from vipkb.kb import KnowledgeBase
 from vipkb.models.repository import import_model, resolve_model
 from vipkb.namespaces import BASE, VIP, Graphs
@@ -209,16 +209,19 @@ def start_execution(kb: KnowledgeBase, launcher: Launcher, *, reader: Reader, pi
     """
     if not name.strip():
         raise ParameterError("name: give the execution a non-empty name")
-    location = check_path(results_location or HOME)
+    try:
+        location = check_path(results_location or HOME)
+    except FileSpaceError as err:
+        raise ParameterError(f"resultsLocation: {err}") from None
     if not location.startswith(HOME):
         raise ParameterError(f"resultsLocation: {location} is not in your file space ({HOME}/...)")
-    files.mkdir(location)
     model = _model_for(kb, reader, launch, files)
     try:
         spec = plan_run(kb, model, pipeline.simulator, launch.values, seed=launch.seed, instants=launch.instants,
                         owner=reader.name)
     except SimulationError as err:
         raise ParameterError(f"inputValues: {err}") from None
+    files.mkdir(location)  # only once everything checked: a refused launch leaves nothing behind
     run_id = launcher.submit(spec, agent=reader.name)
     execution = Execution(id=f"exec-{secrets.token_hex(6)}", name=name.strip(), pipeline=pipeline.identifier,
                           owner=reader.name, run_id=run_id, run_status="queued", started=time.time(),

@@ -296,9 +296,12 @@ def test_the_same_inputs_twice_share_one_run(world):
 def test_bad_launches_are_refused_and_nothing_is_recorded(world, body, status, needle):
     if isinstance(body, dict) and body.get("pipelineIdentifier") == "MRI":
         body = {**body, "pipelineIdentifier": world["mri"]}
+    if isinstance(body, dict) and "resultsLocation" not in body:
+        body = {**body, "resultsLocation": "/vip/Home/refused"}
     before = call(world, "GET", "/rest/executions/count").get_data(as_text=True)
     assert_error(call(world, "POST", "/rest/executions", json=body), status, needle)
     assert call(world, "GET", "/rest/executions/count").get_data(as_text=True) == before
+    assert call(world, "GET", "/rest/path/vip/Home/refused?action=exists").get_json() == {"exists": False}
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
