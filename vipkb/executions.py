@@ -125,9 +125,9 @@ def _execution(kb: KnowledgeBase, row: dict) -> Execution:
                      killed=(term_text(row.get("note")) or "killed") if row.get("own") is not None else "")
 
 
-def list_executions(kb: KnowledgeBase) -> list[Execution]:
-    """The executions of the knowledge base (view), newest first: a user's view holds the user's own."""
-    return [_execution(kb, r) for r in kb.store.query(queries.executions())]
+def list_executions(kb: KnowledgeBase, *, owner: str | None = None) -> list[Execution]:
+    """The executions of the knowledge base (view), or those of ``owner``, newest first."""
+    return [_execution(kb, r) for r in kb.store.query(queries.executions(owner=owner))]
 
 
 def write_run_results(kb: KnowledgeBase, run_id: str) -> None:

@@ -458,10 +458,13 @@ RUN_CAUSES = P + """SELECT ?run ?agent ?reason WHERE {
 GRAPH_SIZES = "SELECT ?graph (COUNT(*) AS ?quads) WHERE { GRAPH ?graph { ?s ?p ?o } } GROUP BY ?graph"
 
 
-def executions(*, execution: str | None = None, run: str | None = None) -> str:
-    """Every execution (REST API request), or just ``execution``, newest first: name, pipeline, run and its status
+def executions(*, execution: str | None = None, run: str | None = None, owner: str | None = None) -> str:
+    """Every execution (REST API request; or just ``execution``, those of ``run``, those of ``owner``), newest first:
+    name, pipeline, run and its status
     (``?own``: the execution's own status once killed, ``?note`` why)."""
     flt = (values("execution", [execution]) if execution else "") + (values("run", [run]) if run else "")
+    if owner:
+        flt += f" FILTER (STRSTARTS(STR(?graph), {literal(Graphs.private_prefix(owner))}))"
     return P + f"""SELECT ?execution ?graph ?name ?simulator ?version ?run ?status ?reason ?started ?location
        ?agent ?own ?note WHERE {{
   GRAPH ?graph {{ ?execution a vip:Execution }} {flt}

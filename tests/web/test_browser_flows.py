@@ -279,6 +279,14 @@ def test_an_administrator_kills_another_users_queued_run(platform, web_kb, new_p
         expect(kill).to_have_attribute("method", "post")
         expect(kill).to_have_attribute("action", f"/runs/{run_id}/kill")
         snap(page, "queued")
+        # The browser asks first: dismissed, nothing is sent and the run stays queued.
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        kill.locator("button").click()
+        assert asked and "of rosa" in asked[0]
+        expect(page.locator("#status")).to_have_text("queued")
+        assert run_status(web_kb, run_id) == "queued"
+        page.once("dialog", lambda d: d.accept())
         with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/kill")) as posted:
             kill.locator("button").click()
         assert posted.value.status == 303 and "csrf_token=" in posted.value.request.post_data

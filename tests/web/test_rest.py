@@ -241,6 +241,7 @@ def test_launch_follow_and_read_results(world):
     assert e["identifier"] not in {x["identifier"] for x in call(world, "GET", "/rest/executions", "bob").get_json()}
     assert_error(call(world, "PUT", f"/rest/executions/{e['identifier']}/kill", "bob"), 404)
     assert call(world, "GET", f"/rest/executions/{e['identifier']}", "root").get_json()["status"] == "Finished"
+    assert call(world, "GET", "/rest/executions", "root").get_json() == []  # an administrator's list: their own
     # Deleting the results: they stay deleted (not written again), and results says they are gone.
     assert call(world, "PUT", f"/rest/executions/{e['identifier']}/kill?deleteFiles=true").status_code == 204
     again = call(world, "GET", f"/rest/executions/{e['identifier']}/results").get_json()

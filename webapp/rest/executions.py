@@ -51,18 +51,18 @@ def _page() -> tuple[int, int | None]:
 
 @route("/executions", methods=["GET"])
 def executions():
-    """The caller's executions, newest first (``offset``, ``limit``)."""
-    caller()
+    """The caller's own executions, newest first (``offset``, ``limit``); as in VIP, an administrator's list holds
+    only the administrator's own (other users' executions are reachable by id)."""
+    account = caller()
     offset, limit = _page()
-    items = list_executions(get_kb())[offset:]
+    items = list_executions(get_kb(), owner=account.name)[offset:]
     return jsonify([_fresh(e).as_dict() for e in (items if limit is None else items[:limit])])
 
 
 @route("/executions/count", methods=["GET"])
 def count():
     """How many executions the caller has (plain text)."""
-    caller()
-    return Response(str(len(list_executions(get_kb()))), mimetype="text/plain")
+    return Response(str(len(list_executions(get_kb(), owner=caller().name))), mimetype="text/plain")
 
 
 @route("/executions", methods=["POST"])
