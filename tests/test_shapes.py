@@ -18,6 +18,7 @@ declared), so that a file tests one constraint only.  A shape reached through
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from rdflib.namespace import RDF, SH
 
 from vipkb import KnowledgeBase, Settings
 from vipkb.documents import Document, load_path
+from vipkb.errors import ConfigurationError
 from vipkb.stores.oxigraph_ import EmbeddedStore
 from vipkb.validation import ValidationReport, Violation
 
@@ -135,3 +137,21 @@ def test_every_node_shape_has_a_violating_document():
     assert not unknown, f"violating files declare shapes that do not exist: {sorted(map(str, unknown))}"
     missing = shapes - NODE_ONLY_SHAPES - declared
     assert not missing, f"no violating document targets {sorted(missing)}"
+
+
+def test_shapes_that_are_not_valid_shacl_are_refused_at_init(tmp_path):
+    """The shapes are checked against SHACL-SHACL before they are loaded (the result is kept per content)."""
+    root = Path(__file__).resolve().parent.parent
+    resources = tmp_path / "resources"
+    (resources / "shapes").mkdir(parents=True)
+    (resources / "data").mkdir()
+    shutil.copytree(root / "ontologies", resources / "ontologies")
+    (resources / "shapes" / "bad.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix ex: <urn:ex:> .\n"
+        'ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:minCount "one" ] .\n')
+    kb = KnowledgeBase(EmbeddedStore(None), settings=Settings(resources_dir=resources, files_url=str(tmp_path / "f")))
+    with pytest.raises(ConfigurationError, match="not valid SHACL"):
+        kb.init(load_data=False)
+    assert not kb.store.query("ASK { GRAPH ?g { ?s ?p ?o } }").boolean  # nothing loaded
+    shutil.copy(SHAPES_FILE, resources / "shapes" / "bad.ttl")  # now the real shapes: accepted
+    assert kb.init(load_data=False).shapes_loaded

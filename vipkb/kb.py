@@ -552,9 +552,17 @@ class KnowledgeBase:
         return out
 
 
+#: Content hashes of the shapes this process found valid SHACL (the check takes seconds; shapes rarely change).
+_VALID_SHAPES: set[str] = set()
+
+
 def _check_shapes(shapes: list[ox.Triple]) -> None:
-    # The shapes themselves are checked against SHACL-SHACL once, at init.
+    # The shapes themselves are checked against SHACL-SHACL at init, once per content in a process.
+    digest = content_hash(shapes)
+    if digest in _VALID_SHAPES:
+        return
     try:
         pyshacl.validate(Graph(), shacl_graph=rdflib_graph(shapes), meta_shacl=True, advanced=True)
     except Exception as err:  # pyshacl raises its own ReportableRuntimeError family
         raise ConfigurationError(f"the bundled SHACL shapes are not valid SHACL: {err}") from None
+    _VALID_SHAPES.add(digest)
