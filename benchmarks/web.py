@@ -4,7 +4,9 @@ Starts `vipkb serve` (waitress) on a fresh knowledge base holding the bundled
 models and simulators, and a bare `oxigraph serve` over the same quads, then
 sends a fixed number of requests from 32 concurrent clients to: the model
 catalog page, a model page, and one SPARQL query, the same query also going to
-bare Oxigraph (the floor: no Flask, no limits, no content negotiation).
+bare Oxigraph (the floor: no Flask, no limits, no content negotiation), and
+three REST API calls of the VIP client (with an API key: pipelines, one
+pipeline's parameters, a file-space listing).
 Reports p50/p95 latency, throughput and errors side by side, and the ratio of
 our endpoint to the bare one.
 
@@ -32,7 +34,9 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from vipkb import KnowledgeBase, Settings
+from vipkb.accounts import AccountStore
 from vipkb.namespaces import with_prefixes
+from vipkb.pipelines import list_pipelines
 from vipkb.sparql_examples import EXAMPLES
 
 
@@ -92,9 +96,13 @@ def main() -> None:
         print("initialising a knowledge base with the bundled data...", file=sys.stderr)
         # In a fresh `vipkb` process: run as a script, this file's folder shadows the `simulators` package.
         subprocess.run([vipkb, "init"], env=env, check=True, capture_output=True)
+        accounts = AccountStore(root / "accounts.sqlite")
+        accounts.create_user("bench", "user", "a long enough passphrase")
+        api_key = {"apikey": accounts.issue_key("bench")[1]}
         with KnowledgeBase.open(Settings.from_env(env)) as kb:
             with open(root / "dump.nq", "wb") as f:
                 kb.store.dump(f, ox.RdfFormat.N_QUADS)
+            mri_version = next(p.version for p in list_pipelines(kb) if p.simulator == "mri")
         subprocess.run([oxigraph, "load", "--location", str(root / "ox"), "--file", str(root / "dump.nq")],
                        check=True, capture_output=True)
         ours_port, bare_port = _free_port(), _free_port()
@@ -116,6 +124,9 @@ def main() -> None:
                 ("model page /models/brain/v1", f"{ours}/models/brain/v1", {}),
                 ("SPARQL 'models by organ' (vipkb /sparql)", f"{ours}/sparql?{query}", json_results),
                 ("same query, bare oxigraph serve", f"{bare}/query?{query}", json_results),
+                ("REST GET /rest/pipelines", f"{ours}/rest/pipelines", api_key),
+                ("REST GET /rest/pipelines/mri/<version>", f"{ours}/rest/pipelines/mri/{mri_version}", api_key),
+                ("REST file-space list /vip/Home", f"{ours}/rest/path/vip/Home?action=list", api_key),
             ]
             rows = []
             for name, url, headers in targets:
