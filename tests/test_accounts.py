@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -98,6 +99,35 @@ def test_password_right_wrong_unknown_disabled(store):
     assert store.verify_password("alice", "a whole new passphrase") is not None
     store.set_password("alice", None)
     assert store.verify_password("alice", "a whole new passphrase") is None
+
+
+def test_a_sign_in_is_recorded(store, clock):
+    store.create_user("ann", "user", "a long enough passphrase")
+    assert store.get("ann").last_login is None
+    store.verify_password("ann", "wrong passphrase, long")
+    assert store.get("ann").last_login is None  # failures are counted elsewhere, never as a sign-in
+    clock.now += 100
+    assert store.verify_password("ann", "a long enough passphrase").last_login.timestamp() == clock.now
+    assert store.get("ann").last_login.timestamp() == clock.now
+    assert store.get("ann").as_dict()["last_login"].startswith("20")
+
+
+def test_a_database_of_the_first_version_is_migrated_in_place(tmp_path, clock):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript("""CREATE TABLE accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL);
+        INSERT INTO accounts VALUES ('old', 'administrator', NULL, 0, 1700000000.0);
+        PRAGMA user_version = 1;""")
+    conn.close()
+    store = AccountStore(path, clock=clock)
+    old = store.get("old")
+    assert (old.role, old.last_login) == ("administrator", None)
+    store.set_password("old", "a long enough passphrase")
+    assert store.verify_password("old", "a long enough passphrase").last_login is not None
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
 
 
 def test_password_is_stored_hashed(store):

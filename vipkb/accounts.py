@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     password_hash TEXT,
     disabled INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    last_login REAL
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
@@ -76,8 +77,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_account ON api_keys (account);
 CREATE TABLE IF NOT EXISTS login_failures (subject TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_subject ON login_failures (subject, at);
-PRAGMA user_version = 1;
 """
+#: Schema version: 2 added ``accounts.last_login``.
+_VERSION = 2
 
 
 def check_name(name: str) -> str:
@@ -152,6 +154,8 @@ class Account:
         Whether password login is possible (an account may use API keys only).
     created
         When the account was created (UTC).
+    last_login
+        When the account last signed in with its password (UTC), None if never.
     """
 
     name: str
@@ -159,6 +163,7 @@ class Account:
     disabled: bool = False
     has_password: bool = False
     created: datetime | None = None
+    last_login: datetime | None = None
 
     def can(self, role: str) -> bool:
         """Whether this account has the rights of ``role``; a disabled account has none.
@@ -172,7 +177,7 @@ class Account:
     def as_dict(self) -> dict:
         """JSON-ready form."""
         return {"name": self.name, "role": self.role, "disabled": self.disabled, "has_password": self.has_password,
-                "created": _iso(self.created)}
+                "created": _iso(self.created), "last_login": _iso(self.last_login)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,9 +214,24 @@ class KeyInfo:
                 "last_used": _iso(self.last_used), "revoked": _iso(self.revoked), "active": self.active}
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older version up to :data:`_VERSION` (in place, keeping every row)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(accounts)")}
+        if "last_login" not in columns:  # version 1
+            conn.execute("ALTER TABLE accounts ADD COLUMN last_login REAL")
+        conn.execute(f"PRAGMA user_version = {_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(name=row["name"], role=row["role"], disabled=bool(row["disabled"]),
-                   has_password=row["password_hash"] is not None, created=_time(row["created"]))
+                   has_password=row["password_hash"] is not None, created=_time(row["created"]),
+                   last_login=_time(row["last_login"]))
 
 
 def _key_info(row: sqlite3.Row) -> KeyInfo:
@@ -263,6 +283,7 @@ class AccountStore:
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+                    _migrate(conn)
                 finally:
                     conn.close()
             except (OSError, sqlite3.Error) as err:
@@ -379,7 +400,10 @@ class AccountStore:
         ok = check_password_hash(stored or _dummy_hash(), password)
         if not ok or stored is None or row["disabled"]:
             return None
-        return _account(row)
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute("UPDATE accounts SET last_login = ? WHERE name = ?", (now, name))
+        return replace(_account(row), last_login=_time(now))
 
     # -- API keys ----------------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ _ROLE = click.Choice(ROLES)
 _PASSWORD_STDIN = click.option("--password-stdin", is_flag=True,
                                help="Read the password from the first line of standard input (for scripts).")
 _USER_COLUMNS = [("name", "user"), ("role", "role"), ("status", "status"), ("password", "password"),
-                 ("created", "created")]
+                 ("created", "created"), ("last_login", "last sign-in")]
 _KEY_COLUMNS = [("key_id", "key id"), ("account", "user"), ("label", "label"), ("status", "status"),
                 ("created", "created"), ("last_used", "last used")]
 

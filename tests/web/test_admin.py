@@ -113,6 +113,9 @@ def test_users_page_lists_roles_states_and_keys(world):
     assert alice["role"] == "user" and not alice["disabled"] and len(alice["keys"]) == 1
     assert alice["keys"][0]["label"] == "alice's script" and alice["keys"][0]["active"]
     assert data["roles"] == ["user", "annotator", "administrator"]
+    root = next(a for a in data["accounts"] if a["name"] == "root")
+    assert root["last_login"] is not None  # _admin signed root in through the form
+    assert '<td>' + root["last_login"] + '</td>' in page
 
 
 def test_create_change_disable_enable_issue_and_revoke(world):
