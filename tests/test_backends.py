@@ -7,11 +7,14 @@ also killed with SIGKILL in the middle of a run.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -42,24 +45,44 @@ def _free_port() -> int:
 
 
 class DaskProcesses:
-    """A real ``dask scheduler`` and ``n`` single-threaded ``dask worker`` processes on loopback."""
+    """A real ``dask scheduler`` and ``n`` single-threaded ``dask worker`` processes on loopback.
+
+    The scheduler binds a port of its own choosing (``--port 0``) and writes its address to a scheduler file,
+    which the workers and :attr:`address` read: no port is picked in advance, so no other process can take it
+    between the choice and the bind.
+    """
 
     def __init__(self, n_workers: int) -> None:
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
-        port = self.address.rsplit(":", 1)[1]
+        self._dir = Path(tempfile.mkdtemp(prefix="vipkb-dask-"))
+        self.scheduler_file = self._dir / "scheduler.json"
+        self._address: str | None = None
         # Workers unpickle task functions by module name: they need the repository and these tests on their path.
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests"),
                                                            os.environ.get("PYTHONPATH", "")]))
         self.processes = [subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port,
-             "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--no-dashboard", "--scheduler-file", str(self.scheduler_file)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         for slot in range(n_workers):
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nworkers", "1",
-                 "--nthreads", "1", "--no-dashboard", "--name", f"w{slot}"],
+                [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(self.scheduler_file),
+                 "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--name", f"w{slot}"],
                 env=dict(env, **{WORKER_SLOT_VARIABLE: str(slot)}), stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL))
         self.n_workers = n_workers
+
+    @property
+    def address(self) -> str:
+        """The scheduler's address, once it has written it (waits up to a minute)."""
+        deadline = time.monotonic() + 60
+        while self._address is None:
+            try:
+                self._address = json.loads(self.scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):  # not written yet, or half-written
+                assert self.processes[0].poll() is None, "the dask scheduler exited"
+                assert time.monotonic() < deadline, "the dask scheduler wrote no scheduler file within 60 s"
+                time.sleep(0.1)
+        return self._address
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -70,6 +93,7 @@ class DaskProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,15 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 from vipkb import queries
 from vipkb.access import Reader
 from vipkb.documents import Document
-from vipkb.errors import FileSpaceError, ParameterError, SimulationError, UnknownResourceError
+from vipkb.errors import (
+    FileSpaceError,
+    InconsistentError,
+    ModelArchiveError,
+    NotConformingError,
+    ParameterError,
+    SimulationError,
+    UnknownResourceError,
+)
 from vipkb.kb import KnowledgeBase
 from vipkb.models.repository import import_model, resolve_model
 from vipkb.namespaces import BASE, VIP, Graphs
@@ -183,15 +191,22 @@ def _model_for(kb: KnowledgeBase, reader: Reader, launch: Launch, files: FileSpa
             return resolve_model(kb.for_reader(reader), launch.model)
         except UnknownResourceError as err:
             raise ParameterError(f"inputValues.modelIdentifier: {err}") from None
-    path = check_path(launch.archive or "")
     try:
+        path = check_path(launch.archive or "")
         data = files.read(path)
+    except FileSpaceError as err:
+        raise ParameterError(f"inputValues.model: {err}") from None
     except UnknownResourceError:
-        raise ParameterError(f"inputValues.model: no file {path} in your file space; upload it first") from None
+        raise ParameterError(f"inputValues.model: no file {launch.archive} in your file space; upload it "
+                             "first") from None
     with tempfile.TemporaryDirectory(prefix="vipkb-upload-") as tmp:
         archive = Path(tmp) / "model.zip"
         archive.write_bytes(data)
-        return import_model(kb, archive, owner=reader.name).model
+        try:
+            return import_model(kb, archive, owner=reader.name).model
+        except (ModelArchiveError, NotConformingError, InconsistentError) as err:
+            # The message names the user's file, not the server's temporary copy.
+            raise ParameterError(f"inputValues.model: {str(err).replace(str(archive), path)}") from None
 
 
 def start_execution(kb: KnowledgeBase, launcher: Launcher, *, reader: Reader, pipeline: Pipeline, launch: Launch,

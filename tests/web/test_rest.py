@@ -328,8 +328,11 @@ def test_a_model_archive_in_the_file_space_is_imported_privately_and_simulated(w
         **body, "inputValues": {"modelIdentifier": "alice~tiny", **PARAMS}}), 400, "no model")
     # A broken archive is refused with the archive's own message, and nothing is recorded.
     call(world, "PUT", "/rest/path/vip/Home/in/bad.zip", data=b"PK not a zip", content_type="application/octet-stream")
+    refused = call(world, "POST", "/rest/executions", json={**body, "inputValues": {"model": "/vip/Home/in/bad.zip"}})
+    assert_error(refused, 400, "inputValues.model: /vip/Home/in/bad.zip")
+    assert "vipkb-upload" not in refused.get_json()["errorMessage"]  # no server path in the message
     assert_error(call(world, "POST", "/rest/executions", json={
-        **body, "inputValues": {"model": "/vip/Home/in/bad.zip"}}), 400, "zip")
+        **body, "inputValues": {"model": "/vip/Home/in/../x.zip"}}), 400, "inputValues.model")
 
 
 def test_a_queued_execution_is_running_for_the_client_and_can_be_killed(world, tmp_path):
