@@ -52,8 +52,8 @@ from vipkb.simulation.describe import simulator_iri
 from vipkb.storage.catalog import FileCatalog
 from vipkb.storage.homes import HOME, FileSpace, check_path
 
-__all__ = ["VIP_STATUS", "Execution", "delete_execution", "execution_iri", "get_execution", "kill_execution",
-           "list_executions", "start_execution", "write_results", "write_run_results"]
+__all__ = ["VIP_STATUS", "Execution", "count_executions", "delete_execution", "execution_iri", "get_execution",
+           "kill_execution", "list_executions", "start_execution", "write_results", "write_run_results"]
 
 #: VIP status of each run status.  A queued execution is reported as Running: the VIP client polls while Running.
 VIP_STATUS = {"queued": "Running", "running": "Running", "succeeded": "Finished", "failed": "ExecutionFailed",
@@ -114,34 +114,46 @@ class Execution:
         return self.reason if self.status in ("ExecutionFailed", "Killed") else ""
 
 
-def _execution(kb: KnowledgeBase, row: dict) -> Execution:
-    iri = row["execution"].value
-    inputs, returned = {}, []
-    for r in kb.store.query(queries.execution_inputs(iri)):
+def _executions(kb: KnowledgeBase, rows: list[dict]) -> list[Execution]:
+    """The executions of ``rows`` (of :func:`queries.executions`), their inputs read in one query."""
+    if not rows:
+        return []
+    inputs: dict[str, dict[str, str]] = {}
+    returned: dict[str, list[str]] = {}
+    for r in kb.store.query(queries.execution_inputs(r["execution"].value for r in rows)):
+        iri = r["execution"].value
         if r.get("returned") is not None:
-            returned.append(r["returned"].value)
+            returned.setdefault(iri, []).append(r["returned"].value)
         else:
-            inputs[r["name"].value] = r["value"].value
-    started = datetime.fromisoformat(row["started"].value.replace("Z", "+00:00")).timestamp()
-    status = row.get("status")
-    return Execution(id=iri.rsplit("/", 1)[-1], name=row["name"].value,
-                     pipeline=f"{row['simulator'].value.rsplit('/', 1)[-1]}/{term_text(row.get('version'))}",
-                     owner=Graphs.owner_of(row["graph"].value) or "", run_id=row["run"].value.rsplit("/run/", 1)[-1],
-                     run_status=_RUN_STATUS.get(status.value, "unknown") if status else "unknown", started=started,
-                     results_location=row["location"].value, inputs=inputs, returned=tuple(sorted(returned)),
-                     reason=term_text(row.get("reason")),
-                     killed=(term_text(row.get("note")) or "killed") if row.get("own") is not None else "")
+            inputs.setdefault(iri, {})[r["name"].value] = r["value"].value
+    out = []
+    for row in rows:
+        iri, status = row["execution"].value, row.get("status")
+        started = datetime.fromisoformat(row["started"].value.replace("Z", "+00:00")).timestamp()
+        out.append(Execution(
+            id=iri.rsplit("/", 1)[-1], name=row["name"].value,
+            pipeline=f"{row['simulator'].value.rsplit('/', 1)[-1]}/{term_text(row.get('version'))}",
+            owner=Graphs.owner_of(row["graph"].value) or "", run_id=row["run"].value.rsplit("/run/", 1)[-1],
+            run_status=_RUN_STATUS.get(status.value, "unknown") if status else "unknown", started=started,
+            results_location=row["location"].value, inputs=inputs.get(iri, {}),
+            returned=tuple(sorted(returned.get(iri, ()))), reason=term_text(row.get("reason")),
+            killed=(term_text(row.get("note")) or "killed") if row.get("own") is not None else ""))
+    return out
 
 
 def list_executions(kb: KnowledgeBase, *, owner: str | None = None) -> list[Execution]:
     """The executions of the knowledge base (view), or those of ``owner``, newest first."""
-    return [_execution(kb, r) for r in kb.store.query(queries.executions(owner=owner))]
+    return _executions(kb, kb.store.query(queries.executions(owner=owner)).rows)
+
+
+def count_executions(kb: KnowledgeBase, *, owner: str | None = None) -> int:
+    """How many executions :func:`list_executions` would give (without reading their inputs)."""
+    return len(kb.store.query(queries.executions(owner=owner)).rows)
 
 
 def write_run_results(kb: KnowledgeBase, run_id: str) -> None:
     """Write the results of every execution carried out by run ``run_id`` (a :class:`Launcher` listener)."""
-    for row in kb.store.query(queries.executions(run=f"{BASE}run/{run_id}")):
-        execution = _execution(kb, row)
+    for execution in _executions(kb, kb.store.query(queries.executions(run=f"{BASE}run/{run_id}")).rows):
         write_results(kb, execution, FileSpace(kb.settings.homes_url, execution.owner))
 
 
@@ -158,7 +170,7 @@ def get_execution(kb: KnowledgeBase, execution_id: str) -> Execution:
     rows = kb.store.query(queries.executions(execution=execution_iri(execution_id))).rows
     if not rows:
         raise UnknownResourceError(f"no execution {execution_id!r}; GET /rest/executions lists yours")
-    return _execution(kb, rows[0])
+    return _executions(kb, rows)[0]
 
 
 def _document_of(execution: Execution, simulator: str, *, agent: str) -> Document:

@@ -476,9 +476,10 @@ def executions(*, execution: str | None = None, run: str | None = None, owner: s
 }} ORDER BY DESC(?started) ?execution"""
 
 
-def execution_inputs(execution: str) -> str:
-    """The input values of an execution as the client sent them, and the files written back for it."""
-    return P + f"""SELECT ?name ?value ?returned WHERE {{
-  {{ {iri(execution)} vip:inputValue [ vip:parameterName ?name ; vip:settingValue ?value ] }}
-  UNION {{ {iri(execution)} vip:returnedFile ?returned }}
+def execution_inputs(executions: Iterable[str]) -> str:
+    """The input values of executions as the client sent them, and the files written back for them."""
+    return P + f"""SELECT ?execution ?name ?value ?returned WHERE {{
+  {values("execution", executions)}
+  {{ ?execution vip:inputValue [ vip:parameterName ?name ; vip:settingValue ?value ] }}
+  UNION {{ ?execution vip:returnedFile ?returned }}
 }}"""

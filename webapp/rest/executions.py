@@ -8,6 +8,7 @@ from vipkb.admin import plain_reason
 from vipkb.errors import ParameterError
 from vipkb.executions import (
     Execution,
+    count_executions,
     delete_execution,
     get_execution,
     kill_execution,
@@ -62,7 +63,7 @@ def executions():
 @route("/executions/count", methods=["GET"])
 def count():
     """How many executions the caller has (plain text)."""
-    return Response(str(len(list_executions(get_kb(), owner=caller().name))), mimetype="text/plain")
+    return Response(str(count_executions(get_kb(), owner=caller().name)), mimetype="text/plain")
 
 
 @route("/executions", methods=["POST"])
