@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import waitress
+from playwright.sync_api import Browser, sync_playwright
 
 from vipkb import KnowledgeBase, Settings
 from vipkb.accounts import AccountStore
@@ -25,15 +29,45 @@ from webapp import create_app
 
 #: Password of the web tests' accounts.
 PASSWORD = "a long enough passphrase"
+# The network here is closed: these flags stop Chromium calling home (refused connections, QUIC probes).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def kb_copy(seeded_kb: KnowledgeBase, root: Path, **settings) -> KnowledgeBase:
+    """A private in-memory copy of the seeded knowledge base, with its cache, runs and users' file spaces under
+    ``root`` and the seeded file store (unless ``settings`` say otherwise)."""
+    store = EmbeddedStore(None)
+    store.oxigraph.extend(seeded_kb.store.oxigraph)
+    defaults = {"files_url": seeded_kb.settings.files_url, "cache_dir": root / "cache", "runs_dir": root / "runs",
+                "homes_url": str(root / "homes")}
+    return KnowledgeBase(store, settings=Settings(**{**defaults, **settings}))
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """``files`` (name -> bytes) as the bytes of a zip archive."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """The system Chromium under Playwright (never a download); a missing one fails the test, never skips it."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("no `chromium` on PATH: install the Debian package (apt-get install -y chromium), as .ci/run does")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="module")
 def web_kb(seeded_kb, tmp_path_factory) -> KnowledgeBase:
-    root = tmp_path_factory.mktemp("web")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=seeded_kb.settings.files_url, cache_dir=root / "cache",
-                                                runs_dir=root / "runs"))
+    kb = kb_copy(seeded_kb, tmp_path_factory.mktemp("web"))
     spec = plan_run(kb, "contrast-detail", "mri", {"matrix_readout": 32, "matrix_phase": 32}, seed=1)
     assert execute_run(kb, spec, backend="inline", agent="carol").status == "succeeded"
     return kb

@@ -15,13 +15,11 @@ import urllib.parse
 
 import pytest
 
-from tests.web.conftest import PASSWORD, csrf_token, login
-from vipkb import KnowledgeBase, Settings
+from tests.web.conftest import PASSWORD, csrf_token, kb_copy, login
 from vipkb.accounts import AccountStore
 from vipkb.data import data_id, list_data
 from vipkb.namespaces import BASE, Graphs
 from vipkb.runs import execute_run, plan_run
-from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
 
 CALLERS = ("anonymous", "alice", "bob", "anna", "root")
@@ -33,10 +31,7 @@ PARAMS = {"matrix_readout": 32, "matrix_phase": 32}
 @pytest.fixture(scope="module")
 def world(seeded_kb, tmp_path_factory):
     root = tmp_path_factory.mktemp("access")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=seeded_kb.settings.files_url, cache_dir=root / "cache",
-                                                runs_dir=root / "runs"))
+    kb = kb_copy(seeded_kb, root)
     public = execute_run(kb, plan_run(kb, "contrast-detail", "mri", PARAMS, seed=1), backend="inline", agent="carol")
     private = execute_run(kb, plan_run(kb, "contrast-detail", "mri", PARAMS, seed=1, owner="alice"),
                           backend="inline", agent="alice")

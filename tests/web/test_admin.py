@@ -11,14 +11,12 @@ import time
 import pytest
 
 from tests.test_backends import DaskProcesses, _free_port
-from tests.web.conftest import PASSWORD, csrf_token, login
-from vipkb import KnowledgeBase, Settings
+from tests.web.conftest import PASSWORD, csrf_token, kb_copy, login
 from vipkb.accounts import AccountStore
 from vipkb.backends import backend_status
 from vipkb.errors import UnknownResourceError
 from vipkb.runs import execute_run, plan_run
 from vipkb.storage import FileCatalog
-from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
 
 PARAMS = {"matrix_readout": 32, "matrix_phase": 32}
@@ -31,10 +29,7 @@ def world(seeded_kb, tmp_path_factory):
     root = tmp_path_factory.mktemp("admin")
     # Own copies of the files: a test damages one on disk.
     shutil.copytree(seeded_kb.settings.files_url, root / "files")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=str(root / "files"), cache_dir=root / "cache",
-                                                runs_dir=root / "runs"))
+    kb = kb_copy(seeded_kb, root, files_url=str(root / "files"))
     public = execute_run(kb, plan_run(kb, "contrast-detail", "mri", PARAMS, seed=5), backend="inline", agent="carol")
     # Planned for a simulator version that is not installed: a real execution that fails with its cause.
     stale = dataclasses.replace(plan_run(kb, "contrast-detail", "mri", PARAMS, seed=6, owner="alice"),

@@ -8,21 +8,17 @@ under ``test-artifacts/browser/`` at the repository root.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.web.conftest import PASSWORD, served
+from tests.web.conftest import PASSWORD, chromium, served
 from webapp import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The network here is closed: these flags stop Chromium calling home (refused connections, QUIC probes).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 10_000
 
 PREVIEWS_LOADED = """(needle) => {
@@ -42,13 +38,8 @@ def base_url(web_kb, web_accounts) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(base_url) -> Iterator[Browser]:
     # Depends on base_url so the browser (and its keep-alive connections) closes before the server.
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("no `chromium` on PATH: install the Debian package (apt-get install -y chromium), as .ci/run does")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

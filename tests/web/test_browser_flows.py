@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,11 +19,11 @@ from pathlib import Path
 
 import nibabel as nib
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import snapshot
-from tests.web.conftest import PASSWORD, served
-from tests.web.test_browser import ARTIFACTS, CHROMIUM_ARGS, PNG_SIGNATURE, PREVIEWS_LOADED, TIMEOUT_MS
+from tests.web.conftest import PASSWORD, chromium, served
+from tests.web.test_browser import ARTIFACTS, PNG_SIGNATURE, PREVIEWS_LOADED, TIMEOUT_MS
 from vipkb.runs import plan_run, run_status
 from vipkb.runs.launcher import Launcher
 from webapp import create_app
@@ -87,15 +86,10 @@ def base_url(platform) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(base_url) -> Iterator[Browser]:
     # Depends on base_url so the browser (and its keep-alive connections) closes before the server.
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("no `chromium` on PATH: install the Debian package (apt-get install -y chromium), as .ci/run does")
     # Assertions wait as long as actions do (expect's own default is 5 s), here only.
     expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
     expect.set_options(timeout=EXPECT_DEFAULT_MS)
 
 

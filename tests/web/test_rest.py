@@ -7,19 +7,15 @@ The server side of the VIP client's calls is exercised here route by route;
 from __future__ import annotations
 
 import hashlib
-import io
 import time
-import zipfile
 
 import nibabel as nib
 import pytest
 
 from tests.test_model_repository import archive_files
-from tests.web.conftest import PASSWORD, login
-from vipkb import KnowledgeBase, Settings
+from tests.web.conftest import PASSWORD, kb_copy, login, zip_bytes
 from vipkb.accounts import AccountStore
 from vipkb.pipelines import get_pipeline
-from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
 
 PARAMS = {"matrix_readout": "32", "matrix_phase": "32"}
@@ -28,10 +24,7 @@ PARAMS = {"matrix_readout": "32", "matrix_phase": "32"}
 @pytest.fixture(scope="module")
 def world(seeded_kb, tmp_path_factory):
     root = tmp_path_factory.mktemp("rest")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=seeded_kb.settings.files_url, cache_dir=root / "cache",
-                                                runs_dir=root / "runs", homes_url=str(root / "homes")))
+    kb = kb_copy(seeded_kb, root)
     accounts = AccountStore(root / "accounts.sqlite")
     keys = {}
     for name, role in [("alice", "user"), ("bob", "user"), ("root", "administrator")]:
@@ -305,17 +298,9 @@ def test_bad_launches_are_refused_and_nothing_is_recorded(world, body, status, n
     assert call(world, "GET", "/rest/path/vip/Home/refused?action=exists").get_json() == {"exists": False}
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return out.getvalue()
-
-
 def test_a_model_archive_in_the_file_space_is_imported_privately_and_simulated(world):
     call(world, "PUT", "/rest/path/vip/Home/in/")
-    call(world, "PUT", "/rest/path/vip/Home/in/tiny.zip", data=_zip(archive_files()),
+    call(world, "PUT", "/rest/path/vip/Home/in/tiny.zip", data=zip_bytes(archive_files()),
          content_type="application/octet-stream")
     body = {"name": "mine", "pipelineIdentifier": world["mri"], "resultsLocation": "/vip/Home/in/out",
             "inputValues": {"model": "/vip/Home/in/tiny.zip", "instant": "0/0", **PARAMS}}

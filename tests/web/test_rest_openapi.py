@@ -11,10 +11,8 @@ import schemathesis
 from openapi_spec_validator import validate
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.web.conftest import PASSWORD
-from vipkb import KnowledgeBase, Settings
+from tests.web.conftest import PASSWORD, kb_copy
 from vipkb.accounts import AccountStore
-from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
 from webapp.rest.openapi import document
 
@@ -25,10 +23,7 @@ CHECKS = [schemathesis.checks.not_a_server_error, openapi_checks.status_code_con
 @pytest.fixture(scope="module")
 def api(seeded_kb, tmp_path_factory):
     root = tmp_path_factory.mktemp("openapi")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=seeded_kb.settings.files_url, cache_dir=root / "cache",
-                                                runs_dir=root / "runs", homes_url=str(root / "homes")))
+    kb = kb_copy(seeded_kb, root)
     accounts = AccountStore(root / "accounts.sqlite")
     accounts.create_user("fuzz", "user", PASSWORD)
     key = accounts.issue_key("fuzz")[1]

@@ -7,19 +7,17 @@ import gzip
 import io
 import re
 import urllib.parse
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import snapshot
 from tests.test_model_repository import LUT, archive_files
-from tests.web.conftest import PASSWORD, csrf_token, login
-from vipkb import KnowledgeBase, Settings
+from tests.web.conftest import PASSWORD, csrf_token, kb_copy, login, zip_bytes
+from vipkb import KnowledgeBase
 from vipkb.accounts import AccountStore
 from vipkb.matching import find_matches
 from vipkb.runs import run_status
-from vipkb.stores.oxigraph_ import EmbeddedStore
 from webapp import create_app
 
 MODEL = "https://w3id.org/vipkb/model/alice~tiny/v1"
@@ -33,10 +31,7 @@ MAX_REQUEST = 400_000
 def site(seeded_kb, tmp_path_factory):
     """The app on a copy of the seeded knowledge base with a file store of its own (to see what is stored)."""
     root = tmp_path_factory.mktemp("upload")
-    store = EmbeddedStore(None)
-    store.oxigraph.extend(seeded_kb.store.oxigraph)
-    kb = KnowledgeBase(store, settings=Settings(files_url=str(root / "files"), cache_dir=root / "cache",
-                                                runs_dir=root / "runs", max_archive_bytes=MAX_ARCHIVE))
+    kb = kb_copy(seeded_kb, root, files_url=str(root / "files"), max_archive_bytes=MAX_ARCHIVE)
     accounts = AccountStore(root / "accounts.sqlite")
     for name in ("alice", "bob", "carl"):
         accounts.create_user(name, "user", PASSWORD)
@@ -47,14 +42,6 @@ def site(seeded_kb, tmp_path_factory):
 
 def _kb(site) -> KnowledgeBase:
     return site.extensions["vipkb"]
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 def _signed_in(site, name: str):
@@ -88,7 +75,7 @@ def test_upload_view_simulate_and_run_privately(site):
     page = _text(alice.get("/models/upload"))
     assert 'type="file" name="archive"' in page and 'enctype="multipart/form-data"' in page
 
-    uploaded = _upload(alice, _zip(archive_files()))
+    uploaded = _upload(alice, zip_bytes(archive_files()))
     assert uploaded.status_code == 303 and uploaded.headers["Location"] == "/models/alice~tiny/v1"
     model_page = _text(alice.get(uploaded.headers["Location"]))
     assert "uploaded: version 1, private to alice" in model_page and "private to alice" in model_page
@@ -143,20 +130,20 @@ def test_upload_view_simulate_and_run_privately(site):
 
 def test_reupload_is_unchanged_and_a_changed_archive_is_version_2(site):
     carl = _signed_in(site, "carl")
-    first = _upload(carl, _zip(archive_files()), Accept="application/json")
+    first = _upload(carl, zip_bytes(archive_files()), Accept="application/json")
     assert first.status_code == 201 and first.headers["Location"] == "/models/carl~tiny/v1"
     assert first.json == {"model": "https://w3id.org/vipkb/model/carl~tiny/v1", "version": 1, "unchanged": False,
                           "ready": ["CT", "MR", "XRay"]}
     before = snapshot(_kb(site))
-    again = _upload(carl, _zip(archive_files()))
+    again = _upload(carl, zip_bytes(archive_files()))
     assert again.status_code == 303 and again.headers["Location"] == "/models/carl~tiny/v1"
     assert "unchanged: this archive is already version 1" in _text(carl.get(again.headers["Location"]))
-    as_json = _upload(carl, _zip(archive_files()), Accept="application/json")
+    as_json = _upload(carl, zip_bytes(archive_files()), Accept="application/json")
     assert as_json.status_code == 200 and as_json.json["unchanged"] and as_json.json["ready"] == ["CT", "MR", "XRay"]
     assert snapshot(_kb(site)) == before
 
     changed = archive_files(geometry__csv=LUT.replace("3000,2000", "2900,1900").encode())
-    second = _upload(carl, _zip(changed))
+    second = _upload(carl, zip_bytes(changed))
     assert second.status_code == 303 and second.headers["Location"] == "/models/carl~tiny/v2"
     page = _text(carl.get("/models/carl~tiny/v2"))
     assert "uploaded: version 2" in page and "version 2" in page
@@ -165,17 +152,17 @@ def test_reupload_is_unchanged_and_a_changed_archive_is_version_2(site):
 
 
 def _slip() -> bytes:
-    return _zip({**archive_files(), "../../outside.txt": b"x"})
+    return zip_bytes({**archive_files(), "../../outside.txt": b"x"})
 
 
 BAD = {
     "zip-slip": (_slip, "member '../../outside.txt' escapes the archive root"),
     "not-a-zip": (lambda: b"model.json is in here, honest", "hostile.zip: not a valid zip archive"),
-    "bad-nifti": (lambda: _zip(archive_files(lesion__nii__gz=gzip.compress(b"not a NIfTI header", mtime=0))),
+    "bad-nifti": (lambda: zip_bytes(archive_files(lesion__nii__gz=gzip.compress(b"not a NIfTI header", mtime=0))),
                   "lesion.nii.gz is not a readable NIfTI-1 image"),
-    "no-model-json": (lambda: _zip({k: v for k, v in archive_files().items() if k != "model.json"}),
+    "no-model-json": (lambda: zip_bytes({k: v for k, v in archive_files().items() if k != "model.json"}),
                       "hostile.zip: no model.json at the archive root"),
-    "bad-lut": (lambda: _zip(archive_files(geometry__csv=LUT.rsplit("2,fat", 1)[0].encode())),
+    "bad-lut": (lambda: zip_bytes(archive_files(geometry__csv=LUT.rsplit("2,fat", 1)[0].encode())),
                 "labels [2] appear in geometry_i0.nii.gz but not in its look-up table"),
 }
 
@@ -201,7 +188,7 @@ def test_too_large_is_413_and_stores_nothing(site):
     bob = _signed_in(site, "bob")
     before, files = snapshot(kb), _stored(kb)
     # Small once compressed, over the archive limit once inflated: counted on the bytes actually inflated.
-    bomb = _zip({**archive_files(), "padding.txt": b"0" * (MAX_ARCHIVE + 1)})
+    bomb = zip_bytes({**archive_files(), "padding.txt": b"0" * (MAX_ARCHIVE + 1)})
     assert len(bomb) < MAX_REQUEST
     refused = _upload(bob, bomb)
     assert refused.status_code == 413 and f"{MAX_ARCHIVE:,}-byte limit" in _text(refused)
@@ -219,7 +206,7 @@ def test_anonymous_callers_are_sent_to_sign_in_and_programs_get_401(site):
     assert 'href="/models/upload"' not in _text(client.get("/models"))
     before = snapshot(_kb(site))
     token = csrf_token(client, "/login")
-    posted = client.post("/models/upload", data={"archive": (io.BytesIO(_zip(archive_files())), "tiny.zip")},
+    posted = client.post("/models/upload", data={"archive": (io.BytesIO(zip_bytes(archive_files())), "tiny.zip")},
                          headers={"X-CSRFToken": token, "Accept": "application/json"})
     assert posted.status_code == 401
     assert snapshot(_kb(site)) == before
@@ -229,12 +216,12 @@ def test_an_upload_needs_the_csrf_token_or_an_api_key(site):
     kb = _kb(site)
     bob = _signed_in(site, "bob")
     before = snapshot(kb)
-    assert _upload(bob, _zip(archive_files()), token=False).status_code == 400
+    assert _upload(bob, zip_bytes(archive_files()), token=False).status_code == 400
     empty = bob.post("/models/upload", data={"csrf_token": csrf_token(bob, "/models/upload")})
     assert empty.status_code == 400 and "choose a model archive" in _text(empty)
     assert snapshot(kb) == before
     _, key = site.config["ACCOUNTS"].issue_key("bob")
     program = site.test_client().post("/models/upload", headers={"apikey": key},
-                                      data={"archive": (io.BytesIO(_zip(archive_files())), "tiny.zip")})
+                                      data={"archive": (io.BytesIO(zip_bytes(archive_files())), "tiny.zip")})
     assert program.status_code == 201 and program.json["model"] == "https://w3id.org/vipkb/model/bob~tiny/v1"
     assert bob.get("/models/bob~tiny/v1").status_code == 200

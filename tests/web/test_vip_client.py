@@ -8,9 +8,7 @@ open the NIfTI image, finish (the session folder is deleted on the server).
 from __future__ import annotations
 
 import gzip
-import io
 import os
-import zipfile
 from pathlib import Path
 
 import nibabel as nib
@@ -18,17 +16,9 @@ import pytest
 from vip_client import VipSession
 
 from tests.test_model_repository import archive_files
-from tests.web.conftest import PASSWORD, serve_process
+from tests.web.conftest import PASSWORD, serve_process, zip_bytes
 from vipkb.accounts import AccountStore
 from vipkb.pipelines import list_pipelines
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return out.getvalue()
 
 
 @pytest.mark.slow
@@ -41,7 +31,7 @@ def test_vip_session_round_trip(initialised, tmp_path, monkeypatch):
     key = accounts.issue_key("rita", "vip-client test")[1]
     inputs = tmp_path / "inputs"
     inputs.mkdir()
-    (inputs / "tiny.zip").write_bytes(_zip(archive_files()))
+    (inputs / "tiny.zip").write_bytes(zip_bytes(archive_files()))
     from vipkb import KnowledgeBase, Settings
 
     with KnowledgeBase.open(Settings.from_env()) as kb:
