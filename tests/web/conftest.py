@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,10 +124,19 @@ def login(client, name: str, password: str = PASSWORD, *, ip: str = "127.0.0.1",
     return client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
 
 
+@dataclass
+class ServedProcess:
+    """A `vipkb serve` child process: its URL, and what it printed (once stopped)."""
+
+    url: str
+    process: subprocess.Popen
+    output: str = ""
+
+
 @contextmanager
-def serve_process(cwd, *, timeout: float = 90) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``vipkb serve`` in a child process on a free loopback port (environment as the caller set it); yields its
-    URL and the process once it answers, and stops it afterwards."""
+def serve_process(cwd, *, timeout: float = 90) -> Iterator[ServedProcess]:
+    """``vipkb serve`` in a child process on a free loopback port (environment as the caller set it), yielded
+    once it answers; stopped afterwards, its output kept."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -134,6 +144,7 @@ def serve_process(cwd, *, timeout: float = 90) -> Iterator[tuple[str, subprocess
                               env=dict(os.environ), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     url = f"http://127.0.0.1:{port}"
+    served = ServedProcess(url, server)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -146,8 +157,8 @@ def serve_process(cwd, *, timeout: float = 90) -> Iterator[tuple[str, subprocess
                     server.kill()
                     raise AssertionError(f"vipkb serve did not start: {server.communicate()[0]}") from None
                 time.sleep(0.2)
-        yield url, server
+        yield served
     finally:
         if server.poll() is None:
             server.terminate()
-        server.communicate(timeout=30)
+        served.output = server.communicate(timeout=30)[0]

@@ -37,7 +37,8 @@ def test_vip_session_round_trip(initialised, tmp_path, monkeypatch):
     with KnowledgeBase.open(Settings.from_env()) as kb:
         pipeline = next(p for p in list_pipelines(kb) if p.simulator == "mri").identifier
 
-    with serve_process(tmp_path) as (url, _):
+    with serve_process(tmp_path) as served:
+        url = served.url
         VipSession.init(api_key=key, vip_portal_url=url, verbose=False)
         session = VipSession("roundtrip", input_dir=inputs, output_dir=tmp_path / "outputs", verbose=False)
         session.upload_inputs()
