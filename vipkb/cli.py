@@ -458,10 +458,10 @@ def model() -> None:
 @guarded
 def model_import(path: Path, private_to: str | None) -> None:
     """Import a model archive (zip or folder): check, annotate, store, commit."""
-    from vipkb.cli_runs import _private_owner
+    from vipkb.cli_runs import private_owner
     from vipkb.models.repository import import_model
 
-    owner = _private_owner(private_to)
+    owner = private_owner(private_to)
     with open_kb() as kb:
         result = import_model(kb, path, owner=owner)
     if result.unchanged:

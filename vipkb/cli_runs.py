@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from vipkb.cli import _FORMAT, _emit, _fail, _parse_settings, guarded, open_kb, print_table
 
-__all__ = ["campaign", "files", "run", "runs"]
+__all__ = ["campaign", "files", "private_owner", "run", "runs"]
 
 
 @contextmanager
@@ -78,8 +78,8 @@ _PRIVATE_TO = click.option("--private-to", "private_to", metavar="USER",
                                 "administrators see them.")
 
 
-def _private_owner(name: str | None) -> str | None:
-    """The account a private run is for: it must exist (``vipkb user list``)."""
+def private_owner(name: str | None) -> str | None:
+    """The account a private run or model is for (``--private-to``): it must exist (``vipkb user list``)."""
     if name is None:
         return None
     from vipkb.accounts import AccountStore
@@ -113,7 +113,7 @@ def run(ctx: click.Context, model_ref: str | None, simulator_name: str | None, p
         raise click.UsageError("give --model and --simulator, or a subcommand (show, kill)")
     from vipkb.runs import execute_run, plan_run
 
-    owner = _private_owner(private_to)
+    owner = private_owner(private_to)
     with open_kb() as kb:
         spec = plan_run(kb, model_ref, simulator_name, _parse_settings(pairs), seed=seed,
                         instants=_parse_instants(instants), owner=owner)
@@ -234,7 +234,7 @@ def campaign(where: str | None, modality: str | None, model_ref: str | None, sim
     from vipkb.runs import execute_run, plan_campaign
 
     failed = 0
-    owner = _private_owner(private_to)
+    owner = private_owner(private_to)
     with open_kb() as kb:
         specs = plan_campaign(kb, where=where, modality=modality, model=model_ref, simulator=simulator_name, seed=seed,
                               owner=owner)

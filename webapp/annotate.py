@@ -17,7 +17,7 @@ from flask import Blueprint, jsonify, render_template, request
 from vipkb.annotation import FORMATS, AnnotationResult, read_submission, submit
 from vipkb.errors import DocumentError, VipkbError
 from webapp.auth import API_KEY_HEADER, require_role
-from webapp.errors import wants_json
+from webapp.errors import error_json, wants_json
 from webapp.extensions import whole_kb
 
 __all__ = ["bp"]
@@ -69,7 +69,7 @@ def annotate():
         result = submit(whole_kb(), document, graph=graph, commit=action == "commit")
     except VipkbError as err:
         if _json_client():
-            return jsonify({"errorCode": err.http_status, "errorMessage": str(err)}), err.http_status
+            return error_json(err.http_status, str(err))
         # The form comes back with the annotator's text, so that the mistake can be fixed in place.
         return _form_page(text=text, format=fmt, graph=graph or "", error=str(err), status=err.http_status)
     # Refusing to commit is a 422, like any non-conforming write; a mere validation answers 200 either way.

@@ -28,7 +28,7 @@ from vipkb.errors import InconsistentError, ModelArchiveError, NotConformingErro
 from vipkb.models.repository import describe_model, import_model
 from webapp.auth import API_KEY_HEADER, current_account, require_role
 from webapp.catalog import model_url
-from webapp.errors import wants_json
+from webapp.errors import error_json, wants_json
 from webapp.extensions import whole_kb
 
 __all__ = ["bp"]
@@ -74,7 +74,7 @@ def submit():
         except _REFUSED as err:
             message = str(err).replace(str(path), name).replace(tmp, "")
             if _json_client():
-                return jsonify({"errorCode": err.http_status, "errorMessage": message}), err.http_status
+                return error_json(err.http_status, message)
             return _form_page(error=message, status=err.http_status)
     page = model_url(result.model)
     if _json_client():
